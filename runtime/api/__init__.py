@@ -1,0 +1,1 @@
+"""The web layer: FastAPI routers over `runtime.service.ProcessingService`."""

@@ -1,0 +1,44 @@
+"""Assembles the FastAPI application of one service; nothing else happens here."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from runtime.api.errors import install_error_handlers
+from runtime.api.middleware import RequestGuard
+from runtime.api.routes import jobs, metrics, process, service
+from runtime.project import ServiceProject
+from runtime.service import ProcessingService
+from runtime.settings import Settings, get_settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service app for `settings.service_dir`; workers start with the app's lifespan."""
+    settings = settings or get_settings()
+    project = ServiceProject.load(settings.service_dir, settings.profiles)
+    processing = ProcessingService(project, settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        await processing.start()
+        try:
+            yield
+        finally:
+            await processing.stop()
+
+    app = FastAPI(
+        title=project.description["title"], version=project.version,
+        description=project.description.get("description", ""), lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)
+    app.state.service = processing
+    install_error_handlers(app)
+    for module in (service, process, jobs, metrics):
+        app.include_router(module.router)
+    app.include_router(service.public_router)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
+                       metrics=processing.metrics)
+    return app

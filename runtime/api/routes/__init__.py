@@ -1,0 +1,1 @@
+"""One router per resource: service (describe, health, ...), process, jobs, metrics."""

@@ -1,0 +1,64 @@
+"""Asynchronous jobs: submit, list, status, results, cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from runtime.api.deps import Service, base_url, require_token
+from runtime.api.routes.process import read_payload, wants_inline
+from runtime.api.views import accepted_response, status_body
+from runtime.errors import NotFound
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[Depends(require_token)])
+
+
+@router.post("", status_code=201)
+async def submit(request: Request, service: Service) -> JSONResponse:
+    payload = await read_payload(request, service)
+    job = service.submit_async(payload, inline=wants_inline(request))
+    return accepted_response(job, base_url(request, service))
+
+
+@router.get("")
+def list_jobs(request: Request, service: Service) -> list[dict[str, Any]]:
+    base = base_url(request, service)
+    return [status_body(job, base) for job in service.jobs()]
+
+
+@router.get("/{job_id}/status")
+def status(job_id: str, request: Request, service: Service) -> dict[str, Any]:
+    return status_body(service.job(job_id), base_url(request, service))
+
+
+@router.get("/{job_id}/results")
+def results(job_id: str, request: Request, service: Service) -> list[dict[str, Any]]:
+    job = service.results(job_id)
+    outputs = job.outputs if isinstance(job.outputs, dict) else {"result": job.outputs}
+    media = {f.name: f.media_type for f in job.files}
+    base = f"{base_url(request, service)}/api/v1/jobs/{job_id}/results"
+    return [{"id": name, "_link": {"href": f"{base}/{name}",
+                                   "type": media.get(name, "application/json")}}
+            for name in outputs]
+
+
+@router.get("/{job_id}/results/{result_id}")
+def result(job_id: str, result_id: str, service: Service) -> Response:
+    value, file = service.result(job_id, result_id)
+    if file is None:
+        return JSONResponse(value)
+    path = Path(file.path)
+    if not path.is_file():
+        raise NotFound(f"result {result_id!r} of job {job_id} was removed from storage")
+    return FileResponse(path, media_type=file.media_type, filename=path.name)
+
+
+@router.delete("/{job_id}", status_code=204)
+def delete(job_id: str, service: Service) -> Response:
+    service.delete(job_id)
+    return Response(status_code=204)

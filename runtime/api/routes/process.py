@@ -1,0 +1,71 @@
+"""POST /process: run the algorithm, synchronously or, on `Prefer: respond-async`, as a job.
+
+The body is the input JSON object, or, for a service with one image input, the raw image bytes
+(application/octet-stream). Image outputs come back as file:// references under the output
+root, or inline as base64 with `?outputs=inline`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from runtime import payload as payload_mod
+from runtime.api.deps import Service, base_url, require_token
+from runtime.api.views import accepted_response
+from runtime.errors import BadRequest
+from runtime.service import ProcessingService
+
+__all__ = ["router", "read_payload", "wants_inline", "wants_async"]
+
+router = APIRouter(prefix="/api/v1", tags=["process"], dependencies=[Depends(require_token)])
+
+
+def wants_async(request: Request) -> bool:
+    prefer = request.headers.get("prefer", "")
+    return any(token.strip().lower() == "respond-async" for token in prefer.split(","))
+
+
+def wants_inline(request: Request) -> bool:
+    mode = request.query_params.get("outputs", "reference")
+    if mode not in ("reference", "inline"):
+        raise BadRequest(f"query parameter outputs={mode!r}: expected 'reference' or 'inline'")
+    return mode == "inline"
+
+
+async def read_payload(request: Request, service: ProcessingService) -> dict[str, Any]:
+    """The request's inputs, validated (schema, allowed URIs) before anything is queued."""
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    body = await request.body()
+    if content_type == "application/octet-stream":
+        if not body:
+            raise BadRequest("empty request body: expected the image's bytes")
+        return payload_mod.body_to_payload(body, service.project.input_schema)
+    if content_type not in ("application/json", "") and not content_type.endswith("+json"):
+        raise BadRequest(f"unsupported content type {content_type!r}",
+                         hint="send application/json, or application/octet-stream for one image")
+    try:
+        payload = json.loads(body or b"null")
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc.msg} at line {exc.lineno},"
+                         f" column {exc.colno}") from None
+    except UnicodeDecodeError:
+        raise BadRequest("request body is not UTF-8 JSON") from None
+    if not isinstance(payload, dict):
+        raise BadRequest(f"request body must be a JSON object, not {type(payload).__name__}")
+    service.check(payload)
+    return payload
+
+
+@router.post("/process")
+async def process(request: Request, service: Service) -> Response:
+    payload = await read_payload(request, service)
+    inline = wants_inline(request)
+    if wants_async(request):
+        job = service.submit_async(payload, inline=inline)
+        return accepted_response(job, base_url(request, service))
+    result = await service.run_sync(payload, inline=inline)
+    return JSONResponse(result.outputs)

@@ -1,0 +1,105 @@
+"""The worker process: loads the algorithm once, then runs one job at a time.
+
+It runs in its own process so that an algorithm that raises, exits or segfaults costs one job,
+never the service. Messages to the service are tuples over a pipe:
+
+    ("ready",) | ("start_failed", message)
+    ("progress", job_id, percent, message)
+    ("done", job_id, outputs, files) | ("error", job_id, PestoError)
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from runtime.errors import AlgorithmFailed, PestoError
+
+__all__ = ["WorkItem", "worker_main", "load_process_class"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One job sent to a worker: the validated payload and where its outputs go."""
+
+    job_id: str
+    payload: dict[str, Any]
+    output_dir: str
+    inline: bool = False
+
+
+def load_process_class(algorithm_dir: Path) -> type:
+    """Import `<algorithm_dir>/process.py` as a package module and return its `Process`."""
+    parent = str(algorithm_dir.parent)
+    if parent not in sys.path:
+        sys.path.insert(0, parent)
+    module = importlib.import_module(f"{algorithm_dir.name}.process")
+    try:
+        return module.Process
+    except AttributeError:
+        raise AlgorithmFailed(f"{module.__file__} defines no class Process") from None
+
+
+def _start_algorithm(process_class: type, config: dict[str, Any]) -> Any:
+    instance = process_class()
+    on_start = getattr(instance, "on_start", None)
+    if on_start is not None:
+        if "config" in inspect.signature(on_start).parameters:
+            on_start(config=config)
+        else:
+            on_start()
+    return instance
+
+
+def worker_main(conn: Connection, project_root: str, profiles: tuple[str, ...],
+                readable_roots: tuple[str, ...]) -> None:
+    """Entry point of a worker process (spawned: nothing is inherited but these arguments)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the service, which stops us
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    from runtime import payload as payload_mod
+    from runtime.imageio import InputPolicy
+    from runtime.progress import set_reporter
+    from runtime.project import ServiceProject
+
+    try:
+        project = ServiceProject.load(project_root, profiles)
+        instance = _start_algorithm(load_process_class(project.algorithm_dir), project.config)
+        georeferenced = payload_mod.georeferenced_parameters(instance.process)
+        input_schema, output_schema = project.input_schema, project.output_schema
+    except BaseException as exc:  # noqa: BLE001 - reported to the service, which stays up
+        logger.exception("algorithm failed to start")
+        conn.send(("start_failed", f"algorithm failed to start: {type(exc).__name__}: {exc}"))
+        return
+    policy = InputPolicy(readable_roots=tuple(Path(r) for r in readable_roots))
+    conn.send(("ready",))
+    while True:
+        try:
+            item: WorkItem = conn.recv()
+        except (EOFError, OSError):
+            return  # the service went away
+        set_reporter(lambda percent, message, _id=item.job_id: conn.send(
+            ("progress", _id, percent, message)))
+        try:
+            kwargs = payload_mod.resolve_inputs(
+                item.payload, input_schema, policy, georeferenced=georeferenced)
+            result = instance.process(**kwargs)
+            outputs, files = payload_mod.encode_outputs(
+                result, output_schema, Path(item.output_dir), inline=item.inline)
+            conn.send(("done", item.job_id, outputs, tuple(files)))
+        except PestoError as exc:
+            conn.send(("error", item.job_id, exc))
+        except Exception as exc:  # noqa: BLE001 - the algorithm's fault becomes the job's
+            logger.exception("job %s: algorithm raised", item.job_id)
+            conn.send(("error", item.job_id,
+                       AlgorithmFailed(f"algorithm failed: {type(exc).__name__}: {exc}")))
+        finally:
+            set_reporter(None)

@@ -1,0 +1,197 @@
+"""The processing service behind the web API, free of any web framework.
+
+It ties the project (what to run), the worker pool (where it runs) and the job store (what is
+remembered). Synchronous calls go through the same workers but are not stored: their caller
+sees the outcome, or the failure, directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from runtime import payload as payload_mod
+from runtime.errors import Conflict, NotFound, PestoError
+from runtime.imageio import InputPolicy
+from runtime.jobs.models import Job, JobStatus, ResultFile
+from runtime.jobs.pool import JobOutcome, WorkerPool
+from runtime.jobs.store import JobStore
+from runtime.jobs.worker import WorkItem
+from runtime.metrics import ServiceMetrics
+from runtime.project import ServiceProject
+from runtime.settings import Settings
+
+__all__ = ["ProcessingService", "SyncResult"]
+
+logger = logging.getLogger(__name__)
+
+_SWEEP_INTERVAL = 60.0
+
+
+class SyncResult:
+    """Outputs of a synchronous call, and the files written for them."""
+
+    def __init__(self, outcome: JobOutcome) -> None:
+        self.outputs = outcome.outputs
+        self.files = tuple(_result_file(f) for f in outcome.files)
+
+
+class ProcessingService:
+    def __init__(self, project: ServiceProject, settings: Settings) -> None:
+        self.project = project
+        self.settings = settings
+        self.describe = project.describe()
+        self.policy = InputPolicy.from_settings(settings)
+        self.metrics = ServiceMetrics()
+        self.store = JobStore(settings.state_dir / "jobs.sqlite")
+        self.pool = WorkerPool(
+            project_root=str(project.root), profiles=project.profiles,
+            readable_roots=tuple(str(r) for r in settings.readable_roots),
+            workers=settings.workers, queue_size=settings.queue,
+            job_timeout=settings.job_timeout)
+        self.metrics.watch_job_states(
+            lambda: {s.value: n for s, n in self.store.count_by_status().items()})
+        self._tasks: set[asyncio.Task] = set()
+        self._sweeper: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        interrupted = self.store.fail_interrupted()
+        if interrupted:
+            logger.warning("%d job(s) interrupted by the last stop are marked FAILED", interrupted)
+        self.settings.outputs_dir.mkdir(parents=True, exist_ok=True)
+        await self.pool.start()
+        self._sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def stop(self) -> None:
+        if self._sweeper:
+            self._sweeper.cancel()
+        await self.pool.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.store.fail_interrupted()
+        self.store.close()
+
+    # --- requests -------------------------------------------------------------------
+    def check(self, payload: dict[str, Any]) -> None:
+        """Validate inputs before anything is queued (400, 403)."""
+        payload_mod.check_inputs(payload, self.project.input_schema, self.policy)
+
+    async def run_sync(self, payload: dict[str, Any], *, inline: bool) -> SyncResult:
+        job_id = uuid.uuid4().hex
+        item = WorkItem(job_id, payload, str(self.settings.outputs_dir / "sync" / job_id), inline)
+        started = time.monotonic()
+        try:
+            outcome = await self.pool.submit(item)
+        except PestoError as exc:
+            self.metrics.job_finished("sync", _outcome_label(exc), time.monotonic() - started)
+            raise
+        self.metrics.job_finished("sync", "succeeded", time.monotonic() - started)
+        return SyncResult(outcome)
+
+    def submit_async(self, payload: dict[str, Any], *, inline: bool) -> Job:
+        job_id = str(uuid.uuid4())
+        output_dir = self.settings.outputs_dir / job_id
+        item = WorkItem(job_id, payload, str(output_dir), inline)
+        future = self.pool.submit(item, on_running=lambda: self.store.mark_running(job_id),
+                                  on_progress=lambda p, m: self.store.set_progress(job_id, p, m))
+        job = self.store.add(job_id, output_dir)
+        task = asyncio.create_task(self._record(job_id, future))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job
+
+    async def _record(self, job_id: str, future: asyncio.Future) -> None:
+        started = time.monotonic()
+        try:
+            outcome: JobOutcome = await future
+        except PestoError as exc:
+            status = JobStatus.CANCELLED if exc.status_code == 409 else JobStatus.FAILED
+            self.store.finish(job_id, status, message=exc.message)
+            if status is JobStatus.CANCELLED:  # the killed worker may have written files
+                self.store.remove_results(job_id)
+            self.metrics.job_finished("async", _outcome_label(exc), time.monotonic() - started)
+            return
+        files = tuple(_result_file(f) for f in outcome.files)
+        self.store.finish(job_id, JobStatus.SUCCEEDED, outputs=outcome.outputs, files=files)
+        self.metrics.job_finished("async", "succeeded", time.monotonic() - started)
+
+    # --- jobs -----------------------------------------------------------------------
+    def job(self, job_id: str) -> Job:
+        job = self.store.get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id!r}", hint="list jobs with GET /api/v1/jobs")
+        return job
+
+    def jobs(self) -> list[Job]:
+        return self.store.list()
+
+    def results(self, job_id: str) -> Job:
+        """The job, if its results can be read (409 otherwise)."""
+        job = self.job(job_id)
+        if job.status is JobStatus.SUCCEEDED:
+            return job
+        if job.status.finished:
+            reason = f": {job.message}" if job.message else ""
+            raise Conflict(f"job {job_id} has no results: it is {job.status.value}{reason}")
+        raise Conflict(f"job {job_id} is {job.status.value}: results are not ready yet",
+                       hint="poll the job status until it is SUCCEEDED")
+
+    def result(self, job_id: str, result_id: str) -> tuple[Any, ResultFile | None]:
+        """One result: (value, file if the value was written to one)."""
+        job = self.results(job_id)
+        outputs = job.outputs if isinstance(job.outputs, dict) else {"result": job.outputs}
+        if result_id not in outputs:
+            raise NotFound(f"job {job_id} has no result {result_id!r}",
+                           hint=f"results are: {', '.join(outputs)}")
+        file = next((f for f in job.files if f.name == result_id), None)
+        return outputs[result_id], file
+
+    def delete(self, job_id: str) -> None:
+        """Cancel a job that has not finished; remove its results; forget a finished one."""
+        job = self.job(job_id)
+        if job.status.finished:
+            self.store.delete(job_id)
+            return
+        self.pool.cancel(job_id)
+        self.store.finish(job_id, JobStatus.CANCELLED, message="cancelled by the client")
+        self.store.remove_results(job_id)
+
+    # --- retention ------------------------------------------------------------------
+    def sweep(self) -> None:
+        retention = self.settings.result_retention
+        if retention <= 0:
+            return
+        cutoff = time.time() - retention
+        self.store.purge_finished_before(cutoff)
+        sync_dir = self.settings.outputs_dir / "sync"
+        if sync_dir.is_dir():
+            for path in sync_dir.iterdir():
+                if path.stat().st_mtime < cutoff:
+                    shutil.rmtree(path, ignore_errors=True)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.sweep)
+            except Exception:  # noqa: BLE001 - retention must never stop the service
+                logger.exception("retention sweep failed")
+            await asyncio.sleep(_SWEEP_INTERVAL)
+
+
+def _result_file(output_file: Any) -> ResultFile:
+    return ResultFile(name=output_file.name, path=str(Path(output_file.path)),
+                      media_type=output_file.media_type)
+
+
+def _outcome_label(exc: PestoError) -> str:
+    if exc.status_code == 409:
+        return "cancelled"
+    if exc.status_code == 504:
+        return "timed_out"
+    return "failed"
