@@ -1,0 +1,1 @@
+"""Tests of the raster/tiling engine (runtime.raster)."""
