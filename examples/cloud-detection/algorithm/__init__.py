@@ -1,0 +1,1 @@
+"""Cloud and cloud-shadow detection on multispectral reflectance (spectral tests or a CNN)."""
