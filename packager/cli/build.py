@@ -1,0 +1,86 @@
+"""`packager build`: validate, write the build workspace, build the image on the engine."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from packager.cli._common import Profiles, err_console, load_project
+from packager.dockerfile import CacheLevel
+
+NAME = "build"
+HELP = ("Validate the project, write its build workspace (service.json, merged configs, "
+        "version.json, Dockerfile) and build the service image through the Docker Engine API "
+        "at DOCKER_HOST.")
+
+
+def command(
+    project: Annotated[Path, typer.Argument(
+        help="The project folder, or its pesto/build/build.json.")] = Path("."),
+    profiles: Profiles = None,
+    cache: Annotated[CacheLevel, typer.Option(
+        "--cache", "-c", envvar="PESTO_CACHE",
+        help="Layer cache kept: none (clean build), C1 runtime install, C2 + pip requirements, "
+             "C3 + algorithm files")] = CacheLevel.none,
+    no_image: Annotated[bool, typer.Option(
+        "--no-image", help="Write the workspace only; do not build the image.")] = False,
+    wheelhouse: Annotated[bool, typer.Option(
+        "--wheelhouse", envvar="PESTO_WHEELHOUSE",
+        help="Download every wheel the image needs into the build context and install them "
+             "with pip --no-index (offline builds)")] = False,
+    base_image: Annotated[str | None, typer.Option(
+        "--base-image", envvar="PESTO_BASE_IMAGE", show_default=False,
+        help="Base image instead of requirements.json dockerBaseImage.")] = None,
+    workspace: Annotated[Path | None, typer.Option(
+        "--workspace", "-w", envvar="PESTO_WORKSPACE", show_default=False,
+        help="Build workspace (default ~/.pesto/workspace)")] = None,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show every line of the engine's build output.")] = False,
+) -> None:
+    from packager.workspace import BuildOptions, prepare_workspace
+
+    loaded = load_project(project, profiles)
+    options = BuildOptions(cache=cache, wheelhouse=wheelhouse, base_image=base_image,
+                           workspace=workspace)
+    with err_console.status("writing the build workspace"
+                            + (" and its wheelhouse" if wheelhouse else "")):
+        started = time.monotonic()
+        built = prepare_workspace(loaded, options)
+    err_console.print(f"workspace  {built.path}  ({time.monotonic() - started:.1f} s)",
+                      highlight=False)
+    if no_image:
+        err_console.print(f"image      {built.image} not built (--no-image)", highlight=False)
+        return
+    _build_image(built, verbose=verbose)
+
+
+def _build_image(built, *, verbose: bool) -> None:  # built: packager.workspace.BuildWorkspace
+    from packager.engine import BuildFailed, build_image, connect, describe_host
+    from packager.workspace import record_image
+
+    client = connect()
+    err_console.print(f"engine     {describe_host()}", highlight=False)
+    buildargs = {"PESTO_CACHE_BUST": str(time.time_ns())} if built.cache is not CacheLevel.none \
+        else {}
+    with err_console.status(f"building {built.image}") as status:
+        def on_line(line: str) -> None:
+            if line.startswith("STEP ") or line.startswith("Step "):
+                status.update(f"building {built.image}: {line[:100]}")
+                err_console.print(f"[dim]{line[:160]}[/]", highlight=False, markup=True)
+            elif verbose:
+                err_console.print(f"[dim]  {line}[/]", highlight=False, markup=False)
+
+        try:
+            result = build_image(client, str(built.context), built.image,
+                                 nocache=built.cache is CacheLevel.none, buildargs=buildargs,
+                                 on_line=on_line)
+        except BuildFailed as exc:
+            for line in exc.log_tail[-15:]:
+                err_console.print(f"  {line}", highlight=False, markup=False)
+            raise
+    record_image(built, result.image_id, result.seconds)
+    err_console.print(f"[green]built[/]      {built.image}  {result.image_id[:19]}  "
+                      f"({result.seconds:.1f} s, cache {built.cache.value})", highlight=False)

@@ -1,0 +1,41 @@
+"""`packager list`: the services built in the workspace."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from packager.cli._common import console
+
+NAME = "list"
+HELP = "List the services built in the workspace (name, tag, profiles, image)."
+
+
+def command(
+    workspace: Annotated[Path | None, typer.Option(
+        "--workspace", "-w", envvar="PESTO_WORKSPACE", show_default=False,
+        help="Build workspace (default ~/.pesto/workspace)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    from rich.table import Table
+
+    from packager.workspace import list_builds, workspace_root
+
+    root = workspace_root(None, workspace)
+    builds = list_builds(root)
+    if as_json:
+        console.print_json(json.dumps([build.as_dict() for build in builds]))
+        return
+    if not builds:
+        console.print(f"no builds in {root}")
+        return
+    table = Table(title=f"Services in {root}")
+    for column in ("image", "version", "profiles", "prepared", "image id"):
+        table.add_column(column)
+    for build in builds:
+        table.add_row(build.image, build.version, ",".join(build.profiles) or "-", build.built,
+                      build.image_id[:19] if build.image_id else "[dim]not built[/]")
+    console.print(table)

@@ -1,0 +1,44 @@
+"""`packager serve`: the project's service on this machine, restarted when its files change."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from packager.cli._common import Profiles, err_console, load_project
+
+NAME = "serve"
+HELP = ("Serve the project locally for development (pesto-runtime serve), restarting it when "
+        "a file of the project changes.")
+
+
+def command(
+    project: Annotated[Path, typer.Argument(help="The project folder.")] = Path("."),
+    profiles: Profiles = None,
+    host: Annotated[str, typer.Option(envvar="PESTO_HOST",
+                                      help="Address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PESTO_PORT",
+                                      help="Port")] = 8080,
+    reload: Annotated[bool, typer.Option(help="Restart when project files change.")] = True,
+) -> None:
+    import subprocess
+
+    loaded = load_project(project, profiles)  # fail early, with the file and pointer at fault
+    command_line = [sys.executable, "-m", "runtime.cli", "serve", str(loaded.root),
+                    "--host", host, "--port", str(port)]
+    for profile in loaded.profiles:
+        command_line += ["--profile", profile]
+    err_console.print(f"serving {loaded.name} on http://{host}:{port}/api/v1 "
+                      f"({'reloading on change' if reload else 'no reload'}); Ctrl-C stops",
+                      highlight=False)
+    if not reload:
+        raise typer.Exit(subprocess.call(command_line))
+    import watchfiles
+
+    watchfiles.run_process(loaded.root, target=shlex.join(command_line), target_type="command",
+                           callback=lambda changes: err_console.print(
+                               f"[dim]{len(changes)} change(s): restarting[/]"))
