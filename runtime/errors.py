@@ -13,6 +13,7 @@ __all__ = [
     "Unauthorized",
     "Forbidden",
     "NotFound",
+    "NotAcceptable",
     "Conflict",
     "PayloadTooLarge",
     "UnprocessableInput",
@@ -66,6 +67,12 @@ class Forbidden(PestoError):
 
 class NotFound(PestoError):
     status_code = 404
+
+
+class NotAcceptable(PestoError):
+    """The client asks for a representation the service cannot give (Accept header)."""
+
+    status_code = 406
 
 
 class Conflict(PestoError):

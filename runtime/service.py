@@ -23,7 +23,7 @@ from runtime.jobs.pool import JobOutcome, WorkerPool
 from runtime.jobs.store import JobStore
 from runtime.jobs.worker import WorkItem
 from runtime.metrics import ServiceMetrics
-from runtime.project import ServiceProject
+from runtime.project import ServiceProject, image_kind
 from runtime.settings import Settings
 
 __all__ = ["ProcessingService", "SyncResult"]
@@ -46,6 +46,7 @@ class ProcessingService:
         self.project = project
         self.settings = settings
         self.describe = project.describe()
+        self.single_image_output = _single_image_output(project.output_schema)
         self.policy = InputPolicy.from_settings(settings)
         self.metrics = ServiceMetrics()
         self.store = JobStore(settings.state_dir / "jobs.sqlite")
@@ -182,6 +183,16 @@ class ProcessingService:
             except Exception:  # noqa: BLE001 - retention must never stop the service
                 logger.exception("retention sweep failed")
             await asyncio.sleep(_SWEEP_INTERVAL)
+
+
+def _single_image_output(output_schema: dict[str, Any]) -> str | None:
+    """The name of the only output, when it is one image (it can then be sent as raw bytes)."""
+    properties = output_schema.get("properties", {})
+    if len(properties) == 1:
+        name, schema = next(iter(properties.items()))
+        if image_kind(schema) == "Image":
+            return name
+    return None
 
 
 def _result_file(output_file: Any) -> ResultFile:

@@ -20,8 +20,9 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[Depends(r
 
 @router.post("", status_code=201)
 async def submit(request: Request, service: Service) -> JSONResponse:
+    inline = wants_inline(request)
     payload = await read_payload(request, service)
-    job = service.submit_async(payload, inline=wants_inline(request))
+    job = service.submit_async(payload, inline=inline)
     return accepted_response(job, base_url(request, service))
 
 

@@ -11,15 +11,18 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from runtime import payload as payload_mod
 from runtime.api.deps import Service, base_url, require_token
 from runtime.api.views import accepted_response
-from runtime.errors import BadRequest
+from runtime.errors import BadRequest, NotAcceptable
 from runtime.service import ProcessingService
 
-__all__ = ["router", "read_payload", "wants_inline", "wants_async"]
+__all__ = ["router", "read_payload", "wants_inline", "wants_async", "wants_image_bytes"]
+
+_IMAGE_TYPES = ("image/tiff", "application/octet-stream")
+
 
 router = APIRouter(prefix="/api/v1", tags=["process"], dependencies=[Depends(require_token)])
 
@@ -34,6 +37,17 @@ def wants_inline(request: Request) -> bool:
     if mode not in ("reference", "inline"):
         raise BadRequest(f"query parameter outputs={mode!r}: expected 'reference' or 'inline'")
     return mode == "inline"
+
+
+def wants_image_bytes(request: Request, service: ProcessingService) -> bool:
+    """`Accept: image/tiff` asks for the single image output as raw bytes, not JSON."""
+    accept = request.headers.get("accept", "")
+    if not any(kind in accept for kind in _IMAGE_TYPES):
+        return False
+    if service.single_image_output is None:
+        raise NotAcceptable(f"Accept: {accept}: this service's output is not a single image",
+                            hint="accept application/json")
+    return True
 
 
 async def read_payload(request: Request, service: ProcessingService) -> dict[str, Any]:
@@ -62,10 +76,14 @@ async def read_payload(request: Request, service: ProcessingService) -> dict[str
 
 @router.post("/process")
 async def process(request: Request, service: Service) -> Response:
-    payload = await read_payload(request, service)
     inline = wants_inline(request)
+    payload = await read_payload(request, service)
     if wants_async(request):
         job = service.submit_async(payload, inline=inline)
         return accepted_response(job, base_url(request, service))
-    result = await service.run_sync(payload, inline=inline)
+    as_bytes = wants_image_bytes(request, service)
+    result = await service.run_sync(payload, inline=inline and not as_bytes)
+    if as_bytes:
+        image = result.files[0]
+        return FileResponse(image.path, media_type=image.media_type)
     return JSONResponse(result.outputs)

@@ -1,0 +1,197 @@
+"""Runtime overhead benchmark: the PESTO service against a bare FastAPI app, in one run.
+
+    .venv/bin/python benchmarks/runtime.py [--duration 5] [--rounds 15]
+
+1. No-op throughput and p50/p99 latency at 1 and 32 concurrent clients (wrk, a separate
+   process, so the load generator is not the bottleneck): POST /api/v1/process on a no-op
+   service against POST /noop on the bare app. Target: throughput >= 0.8x the bare app.
+2. A 4-band 1024x1024 uint16 GeoTIFF round trip through an echo service, by base64 JSON, by raw
+   binary body (Accept: image/tiff) and by reference (file:// in, file:// out, read back),
+   against a raw octet-stream echo on the bare app. Target: binary and reference <= 1.5x.
+
+Ratios are what count: both sides run on the same machine in the same minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import numpy as np
+import rasterio
+from rasterio.transform import from_origin
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited early ({url})")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"server not healthy in {timeout} s: {url}")
+
+
+@contextmanager
+def server(args: list[str], health_path: str, env: dict[str, str] | None = None):
+    port = free_port()
+    process = subprocess.Popen([*args, "--port", str(port)], cwd=REPO,
+                               env={**os.environ, **(env or {})},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url + health_path, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def bare_app():
+    return server([sys.executable, "-m", "uvicorn", "baseline_app:app", "--app-dir", str(HERE),
+                   "--log-level", "warning", "--no-access-log"], "/docs")
+
+
+def pesto_service(name: str, state: Path, workers: int):
+    env = {"PESTO_STATE_DIR": str(state / name), "PESTO_WORKERS": str(workers),
+           "PESTO_QUEUE": "256", "PESTO_INPUT_ROOTS": str(state)}
+    return server([sys.executable, "-m", "runtime.cli", "serve", str(HERE / "services" / name),
+                   "--log-level", "warning"], "/api/v1/health", env)
+
+
+_LUA = 'wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"\n'
+
+
+def wrk(url: str, connections: int, duration: float, script: Path) -> dict[str, float]:
+    threads = min(connections, 2)
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s",
+         str(script), url], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise SystemExit(f"{url}: {errors.group(1)} failed responses\n{out}")
+
+    def percentile(label: str) -> float:
+        value, unit = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    return {"rps": rate, "p50": percentile("50"), "p99": percentile("99")}
+
+
+def write_tile(path: Path) -> None:
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 10000, size=(4, 1024, 1024), dtype=np.uint16)
+    with rasterio.open(path, "w", driver="GTiff", width=1024, height=1024, count=4,
+                       dtype="uint16", crs="EPSG:32631",
+                       transform=from_origin(600000, 5000000, 10, 10)) as dst:
+        dst.write(data)
+
+
+def median_seconds(call, rounds: int) -> float:
+    call()  # warm-up (worker start, caches)
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_noop(state: Path, duration: float, workers: int) -> list[tuple[str, float, str]]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed for the throughput part: apt-get install -y wrk")
+    script = state / "post.lua"
+    script.write_text(_LUA)
+    rows = []
+    with bare_app() as bare, pesto_service("noop", state, workers) as pesto:
+        for clients in (1, 32):
+            base = wrk(f"{bare}/noop", clients, duration, script)
+            ours = wrk(f"{pesto}/api/v1/process", clients, duration, script)
+            ratio = ours["rps"] / base["rps"]
+            print(f"no-op, {clients:2d} client(s): bare {base['rps']:8.0f} req/s "
+                  f"p50 {base['p50']:.2f} ms p99 {base['p99']:.2f} ms | pesto {ours['rps']:8.0f}"
+                  f" req/s p50 {ours['p50']:.2f} ms p99 {ours['p99']:.2f} ms | ratio {ratio:.2f}")
+            rows.append((f"no-op throughput, {clients} client(s)", ratio, ">= 0.80"))
+    return rows
+
+
+def bench_tile(state: Path, rounds: int) -> list[tuple[str, float, str]]:
+    tile = state / "tile.tif"
+    write_tile(tile)
+    raw = tile.read_bytes()
+    encoded = base64.b64encode(raw).decode()
+    rows = []
+    with bare_app() as bare, pesto_service("echo", state, 1) as pesto, \
+            httpx.Client(timeout=120) as http:
+        octet = {"Content-Type": "application/octet-stream"}
+
+        def baseline() -> None:
+            assert len(http.post(f"{bare}/echo", content=raw, headers=octet).content) == len(raw)
+
+        def by_base64() -> None:
+            out = http.post(f"{pesto}/api/v1/process?outputs=inline", json={"image": encoded})
+            base64.b64decode(out.json()["image"])
+
+        def by_binary() -> None:
+            out = http.post(f"{pesto}/api/v1/process", content=raw,
+                            headers={**octet, "Accept": "image/tiff"})
+            assert out.status_code == 200 and out.content[:2] in (b"II", b"MM"), out.text[:300]
+
+        def by_reference() -> None:
+            out = http.post(f"{pesto}/api/v1/process", json={"image": tile.as_uri()})
+            Path(urlparse(out.json()["image"]).path).read_bytes()
+
+        base = median_seconds(baseline, rounds)
+        print(f"tile round trip (4x1024x1024 uint16, {len(raw) / 2**20:.1f} MiB): "
+              f"raw echo {base * 1e3:.1f} ms")
+        for label, call, target in (("base64", by_base64, "-"), ("binary body", by_binary, "<= 1.5"),
+                                    ("reference", by_reference, "<= 1.5")):
+            seconds = median_seconds(call, rounds)
+            print(f"  {label:12s} {seconds * 1e3:7.1f} ms  ratio {seconds / base:.2f}")
+            rows.append((f"tile round trip by {label}", seconds / base, target))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=15, help="round trips per transport")
+    parser.add_argument("--workers", type=int, default=1, help="PESTO_WORKERS of the service")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pesto-bench-") as tmp:
+        state = Path(tmp)
+        rows = bench_noop(state, args.duration, args.workers) + bench_tile(state, args.rounds)
+    print("\n| measure | ratio (pesto / baseline) | target |\n|---|---|---|")
+    for label, ratio, target in rows:
+        print(f"| {label} | {ratio:.2f} | {target} |")
+
+
+if __name__ == "__main__":
+    main()

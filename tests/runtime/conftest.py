@@ -1,0 +1,34 @@
+"""Fixtures of the runtime tests: small georeferenced scenes and the test services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from tests.conftest import EXAMPLES
+
+MISBEHAVING = Path(__file__).parent / "services" / "misbehaving"
+NDVI = EXAMPLES / "ndvi"
+
+
+def write_scene(path: Path, *, bands: int = 4, size: int = 64, dtype: str = "uint16",
+                seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    data = rng.integers(1, 10000, size=(bands, size, size)).astype(dtype)
+    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=bands,
+                       dtype=dtype, crs="EPSG:32631", nodata=0,
+                       transform=from_origin(600000, 5000000, 10, 10)) as dst:
+        dst.write(data)
+    return data
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> Path:
+    path = tmp_path / "inputs" / "scene.tif"
+    path.parent.mkdir()
+    write_scene(path)
+    return path
