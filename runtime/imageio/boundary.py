@@ -1,0 +1,75 @@
+"""The boundary between rasterio/GDAL and the runtime's own errors.
+
+Everything that opens or reads a raster runs inside `gdal_errors(...)`: a GDAL or rasterio
+failure (not a raster, corrupt tile, unreachable URL) leaves it as an `UnprocessableInput` that
+names the input field and the location, with GDAL's reason, never the bytes of the image.
+`reading_env()` is the GDAL configuration every read uses.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import rasterio
+from rasterio._err import CPLE_BaseError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+from runtime.errors import PestoError, UnprocessableInput
+
+__all__ = ["gdal_errors", "no_georeferencing_warning", "reading_env"]
+
+_VSIMEM = re.compile(r"'?/vsimem/[^\s']*'?")
+_VSI_PREFIX = re.compile(r"/vsi(curl|s3|gs)/")
+_URL_QUERY = re.compile(r"(https?://[^\s'\"?]*)\?[^\s'\"]*")  # pre-signed URLs carry secrets
+_MAX_DETAIL = 300
+
+# Reads open one known file: never list its folder (a big folder or a bucket prefix would be
+# listed on every open). Remote reads retry briefly, then fail with GDAL's reason.
+_READ_OPTIONS = {
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "GDAL_HTTP_TIMEOUT": 60,
+    "GDAL_HTTP_CONNECTTIMEOUT": 10,
+    "GDAL_HTTP_MAX_RETRY": 2,
+    "GDAL_HTTP_RETRY_DELAY": 0.5,
+}
+
+
+@contextmanager
+def reading_env() -> Iterator[None]:
+    """GDAL options for reads."""
+    with rasterio.Env(**_READ_OPTIONS), no_georeferencing_warning():
+        yield
+
+
+@contextmanager
+def no_georeferencing_warning() -> Iterator[None]:
+    """Images without CRS or transform are normal here (PNG, pixel grids): no warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        yield
+
+
+@contextmanager
+def gdal_errors(*, field: str, where: str) -> Iterator[None]:
+    """Re-raise rasterio/GDAL failures as `UnprocessableInput` naming `field` and `where`."""
+    try:
+        yield
+    except PestoError:
+        raise
+    except (RasterioError, CPLE_BaseError) as exc:
+        raise UnprocessableInput(
+            f"input {field!r}: cannot read {where} as a raster: {_detail(exc)}",
+            hint="GDAL-readable formats are accepted (GeoTIFF/COG, PNG, JPEG, ...)",
+        ) from exc
+
+
+def _detail(exc: BaseException) -> str:
+    """GDAL's reason, without in-memory file names; the underlying cause when rasterio wraps it."""
+    cause = exc.__cause__
+    text = str(cause if isinstance(cause, CPLE_BaseError) else exc)
+    text = _VSI_PREFIX.sub("", _VSIMEM.sub("the data", text))
+    text = _URL_QUERY.sub(r"\1?...", text).strip() or type(exc).__name__
+    return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL] + "..."

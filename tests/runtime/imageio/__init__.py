@@ -1,0 +1,1 @@
+"""Tests of image input/output (runtime.imageio)."""

@@ -1,0 +1,125 @@
+"""Writing lossless COGs: dtypes, georeferencing and nodata kept bit for bit, all or nothing."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.crs import CRS
+
+from runtime.geoimage import GeoImage
+from runtime.imageio import encode_base64, read_bytes, read_image, write_image
+from tests.runtime.imageio.imageio_fixtures import TRANSFORM, ramp
+
+CRS_UTM = CRS.from_epsg(32632)
+
+pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+
+
+def read_back(path):
+    with rasterio.open(path) as src:
+        return src.read(), src.profile, src.tags(ns="IMAGE_STRUCTURE")
+
+
+@pytest.mark.parametrize(("dtype", "nodata"), [
+    ("uint16", 0), ("int16", -32768), ("float32", np.nan), ("uint8", 255), ("float64", -9999.5),
+    ("int32", None), ("int8", -1),
+])
+def test_round_trip_keeps_dtype_crs_transform_and_nodata_bit_for_bit(tmp_path, policy, dtype, nodata):
+    data = ramp(2, 33, 47, "float64")
+    if np.dtype(dtype).kind == "f":
+        data = data / 7.0
+        data[0, 3, 4] = np.nan
+    data = data.astype(dtype)
+    image = GeoImage(data, crs=CRS_UTM, transform=TRANSFORM, nodata=nodata)
+    path = write_image(image, tmp_path / "out.tif")
+    pixels, profile, structure = read_back(path)
+    assert pixels.dtype == np.dtype(dtype)
+    assert pixels.tobytes() == data.tobytes()  # bit for bit, NaNs included
+    assert profile["crs"] == CRS_UTM and profile["transform"] == TRANSFORM
+    if nodata is None:
+        assert profile["nodata"] is None
+    elif np.isnan(nodata):
+        assert np.isnan(profile["nodata"])
+    else:
+        assert profile["nodata"] == nodata
+    assert structure["LAYOUT"] == "COG" and structure["COMPRESSION"] in ("ZSTD", "DEFLATE")
+    again = read_image(str(path), type(policy)(readable_roots=(tmp_path,)))
+    assert again.data.tobytes() == data.tobytes() and again.transform == TRANSFORM
+
+
+def test_bool_is_stored_as_uint8_and_2d_arrays_as_one_band(tmp_path):
+    mask = np.zeros((20, 30), dtype=bool)
+    mask[5:10, 5:25] = True
+    pixels, profile, _ = read_back(write_image(mask, tmp_path / "mask.tif"))
+    assert pixels.dtype == np.uint8 and pixels.shape == (1, 20, 30)
+    np.testing.assert_array_equal(pixels[0], mask.astype(np.uint8))
+    assert profile["crs"] is None
+
+
+def test_float16_is_stored_losslessly_as_float32(tmp_path):
+    data = (ramp(1, 8, 8, "float64") / 3).astype(np.float16)
+    pixels, _, _ = read_back(write_image(data, tmp_path / "h.tif"))
+    assert pixels.dtype == np.float32 and np.array_equal(pixels, data.astype(np.float32))
+
+
+def test_an_image_with_margin_is_written_as_its_core(tmp_path):
+    block = GeoImage(ramp(1, 20, 20), crs=CRS_UTM, transform=TRANSFORM, margin=(2, 3, 4, 5))
+    pixels, profile, _ = read_back(write_image(block, tmp_path / "core.tif"))
+    np.testing.assert_array_equal(pixels, ramp(1, 20, 20)[:, 2:16, 3:15])
+    assert profile["transform"] == TRANSFORM @ TRANSFORM.translation(3, 2)
+
+
+def test_a_failed_write_leaves_no_file_and_keeps_the_previous_one(tmp_path, monkeypatch):
+    target = tmp_path / "out.tif"
+    write_image(ramp(1, 8, 8), target)
+    before = target.read_bytes()
+    with pytest.raises(rasterio.errors.CRSError):
+        write_image(GeoImage(ramp(1, 8, 8), crs="EPSG:999999"), target)
+    seen = []
+    real_open = rasterio.open
+
+    def failing_open(path, mode="r", **kwargs):  # fails after pixels went to the temp file
+        dataset = real_open(path, mode, **kwargs)
+
+        def write(data):
+            dataset.__class__.write(dataset, data)
+            dataset.close()
+            seen.extend(p.name for p in tmp_path.iterdir())
+            raise OSError("No space left on device")
+        dataset.write = write
+        return dataset
+
+    monkeypatch.setattr("runtime.imageio.writing.rasterio.open", failing_open)
+    with pytest.raises(OSError, match="No space"):
+        write_image(ramp(1, 8, 8), target)
+    assert any(name.endswith(".part") for name in seen)  # the temp file existed, then went
+    monkeypatch.undo()
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif"]
+
+
+def test_unstorable_images_are_refused_before_writing(tmp_path):
+    with pytest.raises(TypeError, match="dtype"):
+        write_image(np.array([[["a"]]]), tmp_path / "s.tif")
+    with pytest.raises(ValueError, match="empty"):
+        write_image(np.zeros((1, 0, 4)), tmp_path / "e.tif")
+    with pytest.raises(TypeError, match="GeoImage or a numpy array"):
+        write_image([[1, 2]], tmp_path / "l.tif")  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parent_folders_are_created(tmp_path):
+    path = write_image(ramp(1, 4, 4), tmp_path / "a" / "b" / "c.tif")
+    assert path.is_file()
+
+
+def test_encode_base64_reads_back_to_the_same_image(tmp_path):
+    path = write_image(GeoImage(ramp(), crs=CRS_UTM, transform=TRANSFORM), tmp_path / "x.tif")
+    text = encode_base64(path)
+    assert base64.b64decode(text) == path.read_bytes()
+    image = read_bytes(base64.b64decode(text))
+    np.testing.assert_array_equal(image.data, ramp())
+    assert image.transform == TRANSFORM
