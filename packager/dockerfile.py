@@ -113,10 +113,13 @@ def _layers(spec: DockerfileSpec) -> list[_Layer]:
                f"COPY version.json {SERVICE_DIR}/pesto/api/version.json"),
     ]
     layers: list[_Layer] = []
+    cut_pending = spec.cache is not CacheLevel.none
     for index, layer in enumerate(groups):
         if layer is None:
             continue
-        cut = spec.cache is not CacheLevel.none and index == spec.cache.layers_kept
+        # The cut goes before the first group not kept (an absent group moves it down).
+        cut = cut_pending and index >= spec.cache.layers_kept
+        cut_pending = cut_pending and not cut
         layers.append(_Layer(layer.comment, layer.text, cut=cut))
     return layers
 

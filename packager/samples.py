@@ -224,11 +224,13 @@ def write_synthetic_scene(
 # Typical top-of-atmosphere reflectance (blue, green, red, nir, swir1, swir2) of each cover,
 # read off the real crop: crops, bare soil, woodland, water, and the top of a thick cumulus.
 _SPECTRA = np.array([
-    [0.100, 0.090, 0.060, 0.400, 0.220, 0.100],  # crops
-    [0.130, 0.140, 0.170, 0.260, 0.330, 0.250],  # bare soil
-    [0.090, 0.070, 0.045, 0.300, 0.150, 0.060],  # woodland
-    [0.090, 0.070, 0.050, 0.030, 0.015, 0.010],  # water
+    [0.115, 0.105, 0.075, 0.450, 0.250, 0.120],  # crops
+    [0.150, 0.160, 0.190, 0.300, 0.380, 0.300],  # bare soil
+    [0.100, 0.085, 0.060, 0.330, 0.180, 0.080],  # woodland
+    [0.100, 0.080, 0.060, 0.040, 0.020, 0.015],  # water
 ], dtype=np.float32)
+# Light scattered by the atmosphere into the sensor (strong in blue): a shadow does not dim it.
+_PATH_RADIANCE = np.array([0.080, 0.055, 0.035, 0.015, 0.005, 0.002], dtype=np.float32)
 _CLOUD_SPECTRUM = np.array([0.45, 0.43, 0.44, 0.55, 0.45, 0.33], dtype=np.float32)
 _SHADOW_OFFSET = (14, -18)  # rows, cols from a cloud to its shadow (pixels)
 _OPAQUE = 0.35  # cloud opacity from which a pixel counts as cloud (or as shadow, shifted)
@@ -263,7 +265,9 @@ def _land(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     water = _smooth_noise(rng, shape, max(shape) / 8) > 2.0
     cover[water] = 3
     gain[water] = 1.0
-    texture = 1.0 + 0.05 * _smooth_noise(rng, shape, 2) + 0.04 * _smooth_noise(rng, shape, 8)
+    # Pixel noise plus a slow drift. Blob texture 3-10 px wide is avoided on purpose: the
+    # ukis-csmask CNN reads it as cloud or shadow on otherwise clear ground.
+    texture = 1.0 + 0.04 * _smooth_noise(rng, shape, 1) + 0.05 * _smooth_noise(rng, shape, 30)
     return _SPECTRA[cover].transpose(2, 0, 1) * (gain * texture)[np.newaxis]
 
 
@@ -290,8 +294,10 @@ def _render_scene(height: int, width: int, *, seed: int, clouds: bool
     opacity = np.clip((field - 1.1) / 0.8, 0.0, 1.0)
     opacity = opacity * opacity * (3 - 2 * opacity)  # smoothstep: soft cloud edges
     shade = 1.0 - 0.65 * _shift(opacity, _SHADOW_OFFSET)
+    path = _PATH_RADIANCE[:, None, None]
+    shaded = path + (ground - path) * shade[np.newaxis]
     brightness = 0.85 + 0.3 * opacity
-    scene = ((1 - opacity) * shade)[np.newaxis] * ground \
+    scene = (1 - opacity)[np.newaxis] * shaded \
         + (opacity * brightness)[np.newaxis] * _CLOUD_SPECTRUM[:, None, None]
     cloud = opacity >= _OPAQUE
     truth[(_shift(opacity, _SHADOW_OFFSET) >= _OPAQUE) & ~cloud] = 2

@@ -22,7 +22,7 @@ import runtime
 from runtime.errors import PestoError
 
 __all__ = ["BuildError", "source_tree", "build_runtime_wheel", "download_wheels",
-           "constraints_file"]
+           "constraints_file", "wheel_cache"]
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +95,31 @@ def build_runtime_wheel(dest: Path) -> Path:
     return wheels[-1]
 
 
+def wheel_cache() -> Path:
+    """Wheels downloaded once and reused by later wheelhouse builds (PESTO_WHEEL_CACHE)."""
+    default = Path("~/.cache/pesto/wheels")
+    return Path(os.environ.get("PESTO_WHEEL_CACHE", default)).expanduser()
+
+
 def download_wheels(requirements: list[str], dest: Path, *, find_links: list[Path] = (),
                     constraints: Path | None = None) -> list[Path]:
-    """Every wheel `requirements` need, for this Python and platform, into `dest`."""
+    """Every wheel `requirements` need, for this Python and platform, into `dest`.
+
+    Served from the wheel cache when it has them all; else fetched into the cache first.
+    """
     dest.mkdir(parents=True, exist_ok=True)
-    args = ["download", "--only-binary=:all:", "--dest", str(dest)]
+    cache = wheel_cache()
+    cache.mkdir(parents=True, exist_ok=True)
+    args = ["download", "--only-binary=:all:", "--find-links", str(cache)]
     for link in find_links:
         args += ["--find-links", str(link)]
     if constraints:
         args += ["--constraint", str(constraints)]
-    _run_pip([*args, *requirements], what=f"downloading wheels for {' '.join(requirements)}")
+    what = f"downloading wheels for {' '.join(requirements)}"
+    try:
+        _run_pip([*args, "--no-index", "--dest", str(dest), *requirements], what=what)
+    except BuildError:
+        log.info("wheel cache incomplete: downloading from the package index")
+        _run_pip([*args, "--dest", str(cache), *requirements], what=what)
+        _run_pip([*args, "--no-index", "--dest", str(dest), *requirements], what=what)
     return sorted(dest.glob("*.whl"))

@@ -157,7 +157,22 @@ def prepare_workspace(project: ServiceProject, options: BuildOptions) -> BuildWo
             profiles=project.profiles, wheelhouse=options.wheelhouse, constraints=constraints,
             cache=options.cache, labels=_labels(project, info, gpu))
         (context / "Dockerfile").write_text(render_dockerfile(spec), encoding="utf-8")
+        _normalise_context(context)
     return BuildWorkspace(path=final, image=image, gpu=gpu, cache=options.cache)
+
+
+def _normalise_context(context: Path) -> None:
+    """World-readable files with one fixed modification time: the image's non-root user must
+    read them, and some engines (buildah) key their COPY cache on mtimes, while a cache level
+    must depend on the files' content only."""
+    stamp = 315532800  # 1980-01-01, as in wheels
+    for path in sorted(context.rglob("*"), reverse=True):
+        if not path.is_symlink():
+            mode = path.stat().st_mode
+            executable = path.is_dir() or mode & 0o111
+            path.chmod(0o755 if executable else 0o644)
+        os.utime(path, (stamp, stamp), follow_symlinks=False)
+    os.utime(context, (stamp, stamp))
 
 
 def _labels(project: ServiceProject, info: dict[str, Any], gpu: bool) -> tuple[tuple[str, str], ...]:

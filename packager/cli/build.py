@@ -40,9 +40,11 @@ def command(
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Show every line of the engine's build output.")] = False,
 ) -> None:
+    from packager.engine import connect, describe_host
     from packager.workspace import BuildOptions, prepare_workspace
 
     loaded = load_project(project, profiles)
+    client = None if no_image else connect()  # an unreachable engine fails before any work
     options = BuildOptions(cache=cache, wheelhouse=wheelhouse, base_image=base_image,
                            workspace=workspace)
     with err_console.status("writing the build workspace"
@@ -54,24 +56,25 @@ def command(
     if no_image:
         err_console.print(f"image      {built.image} not built (--no-image)", highlight=False)
         return
-    _build_image(built, verbose=verbose)
+    err_console.print(f"engine     {describe_host()}", highlight=False)
+    _build_image(client, built, verbose=verbose)
 
 
-def _build_image(built, *, verbose: bool) -> None:  # built: packager.workspace.BuildWorkspace
-    from packager.engine import BuildFailed, build_image, connect, describe_host
+def _build_image(client, built, *, verbose: bool) -> None:  # built: BuildWorkspace
+    from rich.text import Text
+
+    from packager.engine import BuildFailed, build_image
     from packager.workspace import record_image
 
-    client = connect()
-    err_console.print(f"engine     {describe_host()}", highlight=False)
     buildargs = {"PESTO_CACHE_BUST": str(time.time_ns())} if built.cache is not CacheLevel.none \
         else {}
     with err_console.status(f"building {built.image}") as status:
         def on_line(line: str) -> None:
             if line.startswith("STEP ") or line.startswith("Step "):
                 status.update(f"building {built.image}: {line[:100]}")
-                err_console.print(f"[dim]{line[:160]}[/]", highlight=False, markup=True)
+                err_console.print(Text(line[:160], style="dim"))
             elif verbose:
-                err_console.print(f"[dim]  {line}[/]", highlight=False, markup=False)
+                err_console.print(Text(f"  {line}", style="dim"))
 
         try:
             result = build_image(client, str(built.context), built.image,
