@@ -191,7 +191,7 @@ def encode_outputs(result: Any, output_schema: dict, out_dir: Path, *, inline: b
 
     Nothing written stays behind when the result breaks the output schema (AlgorithmFailed).
     """
-    encoder = _OutputEncoder(Path(out_dir), inline=inline)
+    encoder = _OutputEncoder(Path(out_dir).resolve(), inline=inline)
     try:
         value = encoder.encode(result, output_schema)
         error = _first_error(value, output_schema)
@@ -254,8 +254,8 @@ class _OutputEncoder:
             raise AlgorithmFailed(f"output {field!r}: cannot write the image: {exc}") from exc
         self.files.append(OutputFile(name=stem, path=path, media_type=GEOTIFF_MEDIA_TYPE))
         if kind == "ImageRef":
-            return {"href": path.resolve().as_uri()}  # a reference even when inline is asked
-        return encode_base64(path) if self.inline else path.resolve().as_uri()
+            return {"href": path.as_uri()}  # a reference even when inline is asked
+        return encode_base64(path) if self.inline else path.as_uri()
 
     def discard(self) -> None:
         for file in self.files:

@@ -31,6 +31,10 @@ def check_base64(value: str, *, field: str = "image") -> None:
 def decode_base64(value: str, *, field: str = "image") -> bytes:
     """The bytes of a base64 value (plain or data: URI); BadRequest when it is not base64."""
     text = _base64_text(value, field)
+    try:  # the common case, clean padded standard base64, at full speed (no scan, no copy)
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        pass
     if _WHITESPACE.search(text):
         text = "".join(text.split())
     if "-" in text or "_" in text:
