@@ -101,10 +101,13 @@ def core_of(output: np.ndarray, job: Job, tile: Tile, position: int) -> np.ndarr
             return output[:, :tile.core.height, :tile.core.width]  # fixed size, core top-left
     if job.padding is None and rows_cols == tile.read.shape:
         return crop_to_core(output, tile)
-    block = job.padding.shape if job.padding is not None else tile.read.shape
+    sizes = [tile.read.shape]
+    if job.padding is not None:
+        pad = job.padding
+        sizes = [pad.shape, (pad.shape[0] - 2 * pad.margin, pad.shape[1] - 2 * pad.margin)]
+    expected = " or ".join(f"{h} x {w}" for h, w in [*sizes, tile.core.shape])
     raise _BadOutput(f"output {position} has {rows_cols[0]} x {rows_cols[1]} pixels; expected "
-                     f"the block's {block[0]} x {block[1]} or the core's "
-                     f"{tile.core.height} x {tile.core.width}")
+                     f"{expected} (block, {'tile, ' if job.padding else ''}core)")
 
 
 def store(job: Job, tile: Tile, result: Any) -> None:

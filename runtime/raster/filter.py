@@ -40,10 +40,10 @@ from runtime.raster._engine import (
     tile_errors,
 )
 from runtime.raster.blocks import PadMode
-from runtime.raster.errors import TilingError
+from runtime.raster.errors import TileProcessingError, TilingError
 from runtime.raster.shared import release, shared_empty, shared_spec
 from runtime.raster.sources import LocalArray, SharedArray, Source, as_source, common_size
-from runtime.raster.windows import DEFAULT_MAX_TILE_PIXELS, TileGrid, plan_tiles
+from runtime.raster.windows import DEFAULT_MAX_TILE_PIXELS, Tile, TileGrid, Window, plan_tiles
 
 __all__ = ["OutputSpec", "run_filter"]
 
@@ -70,8 +70,24 @@ class OutputSpec:
 
 
 def _probe(func: Callable, sources: tuple[Source, ...], grid: TileGrid,
-           padding: Padding | None) -> tuple[list[OutputSpec], Any]:
-    """Run the first tile here to learn the outputs' bands and dtypes (its result is kept)."""
+           padding: Padding | None) -> tuple[list[OutputSpec], Any | None]:
+    """Learn the outputs' bands and dtypes by running `func` here.
+
+    On a small corner block when blocks need no fixed size (its result is thrown away), else,
+    or if the function refuses the small block, on the first tile (its result is kept: None
+    means the first tile still has to be processed).
+    """
+    if padding is None:
+        corner = Window(0, 0, min(16, grid.width), min(16, grid.height))
+        small = Tile(0, corner, corner.expand(grid.margin).clip(grid.height, grid.width))
+        job = Job(func, sources, None, None)
+        try:
+            _, result = run_tile(job, small)
+            with tile_errors(job, small):
+                outputs = as_outputs(result)
+            return [OutputSpec(o.shape[0], o.dtype) for o in outputs], None
+        except TileProcessingError:
+            logger.debug("probe on a small block failed, probing with the first tile")
     job = Job(func, sources, None, padding)
     _, result = run_tile(job, grid[0])
     with tile_errors(job, grid[0]):
@@ -101,8 +117,8 @@ def run_filter(
     - `tile_size`: cut tiles of this size; by default nearly equal tiles, a multiple of
       `workers` of them, none over `max_tile_pixels`.
     - `workers`: processes (default: the CPUs available); 1 runs everything in this process.
-    - `outputs`: bands and dtype of each output. When omitted, the first tile is processed
-      here first to find them out.
+    - `outputs`: bands and dtype of each output. When omitted, `func` is first run here on a
+      small corner block (or on the first tile, with `pad`) to find them out.
     - `pad`: pad every block to the grid's fixed block shape with this mode (see `pad_block`);
       `func` then always gets blocks of the same size, core at (margin, margin).
     - `executor`: a process pool to reuse across calls (it must be a process pool); the
@@ -120,7 +136,8 @@ def run_filter(
     tiles, first = list(grid), None
     if outputs is None:
         outputs, first = _probe(func, sources, grid, padding)
-        tiles = tiles[1:]
+        if first is not None:
+            tiles = tiles[1:]
     specs = list(outputs)
     if not specs or not all(isinstance(s, OutputSpec) for s in specs):
         raise TilingError("outputs", outputs, "a non-empty list of OutputSpec")

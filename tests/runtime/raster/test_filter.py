@@ -137,6 +137,15 @@ def test_failing_tile_is_named_and_leaves_no_shared_memory(image, created_segmen
     assert created_segments and leftover(created_segments) == []
 
 
+def test_worker_killed_is_reported_and_leaves_no_shared_memory(image, created_segments):
+    image = image.copy()
+    image[0, 50, 50] = 7777
+    with pytest.raises(TileProcessingError, match="a worker process died while processing"):
+        run_filter(funcs.dies_on_marker, [image], margin=0, tile_size=20, workers=2,
+                   outputs=[OutputSpec(2, "uint16")])
+    assert created_segments and leftover(created_segments) == []
+
+
 def test_failure_while_probing_names_tile_zero(image):
     image = image.copy()
     image[0, 0, 0] = 7777
