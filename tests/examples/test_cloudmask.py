@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 from algorithm.bands import (
@@ -185,3 +187,20 @@ def test_synthetic_scene_is_detected(tmp_path):
         mask = detect_clouds(dataset.read(), nodata=dataset.nodata)
     np.testing.assert_array_equal(mask == NODATA, scene.mask == NODATA)
     assert score_masks(scene.mask, mask).kappa_cloud > 0.85
+
+
+def _spectral_blocks(blocks: list[np.ndarray], params: CloudMaskParams) -> np.ndarray:
+    return detect_clouds(blocks[0], params=params)
+
+
+def test_raster_engine_on_the_crop_file_equals_whole(s2_crop, crop_mask, tmp_path):
+    """The real tiling engine (2 worker processes, windows read from the COG) agrees exactly."""
+    from packager.samples import default_crop_path, write_sentinel2_crop
+    from runtime.raster import OutputSpec, run_filter
+
+    files = write_sentinel2_crop(default_crop_path(), tmp_path)
+    params = CloudMaskParams()
+    [result] = run_filter(partial(_spectral_blocks, params=params), [str(files.image)],
+                          margin=required_margin(params), tile_size=192, workers=2,
+                          outputs=[OutputSpec(bands=1, dtype=np.uint8)])
+    np.testing.assert_array_equal(result[0], crop_mask)
