@@ -30,6 +30,7 @@ __all__ = [
     "InvalidParametersError",
     "Reflectance",
     "prepare_reflectance",
+    "canonical_band",
     "dataclass_from_mapping",
 ]
 
@@ -169,7 +170,7 @@ def prepare_reflectance(
     bands: dict[str, np.ndarray] = {}
     for name in required:
         raw = image[spec.band_order.index(name)]
-        if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+        if nodata is not None:  # a NaN nodata matches nothing here: isfinite catches it
             ok &= raw != nodata
         band = raw.astype(np.float32) * np.float32(scale) + np.float32(spec.offset)
         ok &= np.isfinite(band)
