@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 
 from packager.cli import build, init, list_, run, schemagen, serve, test
@@ -41,12 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, prog_name=os.path.basename(sys.argv[0]) or "packager",
                      standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
         err_console.print("aborted")
         return 1
+    except typer.TyperException as exc:  # usage errors: Typer prints them with the usage line
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show()
+        return int(getattr(exc, "exit_code", 2))
     except PestoError as exc:
         _report(exc)
         return 1
