@@ -1,0 +1,143 @@
+"""The real container engine: build examples/ndvi's image once, run it, call it on 127.0.0.1.
+
+Needs DOCKER_HOST (Podman's Docker-compatible socket; `make test` starts it and sets it). The
+image is built in wheelhouse mode on the locally bootstrapped base image, as an air-gapped
+site would, and removed at the end.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from packager.cases import load_cases
+from packager.compare import Tolerance, compare_outputs
+from tests.packager.conftest import NDVI, copy_project, run_cli, write_json
+
+pytestmark = [
+    pytest.mark.engine, pytest.mark.slow,
+    pytest.mark.skipif(not os.environ.get("DOCKER_HOST"),
+                       reason="DOCKER_HOST is unset: no container engine (`make test` starts "
+                              "Podman's API service and sets it)"),
+]
+
+BASE = os.environ.get("PESTO_BASE_IMAGE", "localhost/pybase:bookworm")
+IMAGE = "pesto-test/ndvi:1.0.0"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """(project, workspace) after one clean wheelhouse build of the ndvi example."""
+    from packager.engine import connect
+
+    root = tmp_path_factory.mktemp("engine")
+    project = copy_project(NDVI, root / "ndvi")
+    write_json(project / "pesto" / "build" / "build.json",
+               {"name": "pesto-test/ndvi", "version": "1.0.0"})
+    expected = project / "pesto" / "tests" / "expected_describe.json"
+    write_json(expected, {**json.loads(expected.read_text()), "name": "pesto-test/ndvi"})
+    workspace = root / "workspace"
+    started = time.monotonic()
+    done = run_cli("build", project, "--wheelhouse", "--base-image", BASE,
+                   "--workspace", workspace)
+    assert done.returncode == 0, done.stdout + done.stderr
+    print(f"\nclean wheelhouse build of {IMAGE}: {time.monotonic() - started:.1f} s")
+    yield project, workspace
+    client = connect()
+    try:
+        client.images.remove(IMAGE, force=True)
+    except Exception:  # noqa: BLE001 - best-effort cleanup of a test image
+        pass
+
+
+def test_image_serves_health_describe_and_process(built: tuple[Path, Path]) -> None:
+    from packager.engine import connect
+    from packager.services import container_service
+
+    project, workspace = built
+    config = connect().images.get(IMAGE).attrs["Config"]
+    assert config["User"] == "10001:10001"
+    assert "8080/tcp" in config["ExposedPorts"]
+    assert config["Labels"]["io.pesto.name"] == "pesto-test/ndvi"
+    build = workspace / "pesto-test" / "ndvi" / "1.0.0"
+    case = load_cases(project)[0]
+    with container_service(IMAGE) as url:
+        assert url.startswith("http://127.0.0.1:")
+        assert httpx.get(f"{url}/api/v1/health").status_code == 200
+        describe = httpx.get(f"{url}/api/v1/describe").json()
+        describe.pop("_links", None)
+        assert describe == json.loads((build / "service.json").read_text())
+        version = httpx.get(f"{url}/api/v1/version").json()
+        assert version["version"] == "1.0.0"
+        answer = httpx.post(f"{url}/api/v1/process", params={"outputs": "inline"},
+                            json=case.payload, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert compare_outputs(case.expected, answer.json(), Tolerance()) == []
+        raw = base64.b64decode(case.payload["image"])  # one image input: a raw binary body
+        by_bytes = httpx.post(f"{url}/api/v1/process", params={"outputs": "inline"},
+                              content=raw, headers={"content-type": "application/octet-stream"},
+                              timeout=60)
+        assert compare_outputs(case.expected, by_bytes.json(), Tolerance()) == []
+
+
+def test_packager_test_image_passes(built: tuple[Path, Path]) -> None:
+    project, _ = built
+    done = run_cli("test", project, "--image")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASS case field" in done.stdout and "PASS describe" in done.stdout
+
+
+def test_packager_test_image_fails_with_a_diff(built: tuple[Path, Path], tmp_path: Path) -> None:
+    project = copy_project(built[0], tmp_path / "changed")
+    (project / "pesto" / "tests" / "field" / "output" / "mean.float").write_text("0.75\n")
+    done = run_cli("test", project, "--image")
+    assert done.returncode == 1
+    assert "FAIL case field" in done.stdout and "/mean: expected 0.75" in done.stdout
+    assert "1 of 2 check(s) failed" in done.stderr
+
+
+def test_run_an_image_by_name(built: tuple[Path, Path], tmp_path: Path) -> None:
+    inputs = built[0] / "pesto" / "tests" / "field" / "input"
+    done = run_cli("run", IMAGE, inputs, "--output", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mean.float", "ndvi.tif"]
+
+
+def test_cache_level_keeps_the_runtime_layers(built: tuple[Path, Path]) -> None:
+    """A clean build leaves no cache; a C2 build fills it and the next C2 build reuses it up
+    to the cut and rebuilds everything after."""
+    project, workspace = built
+    args = ("build", project, "--wheelhouse", "--base-image", BASE, "--workspace", workspace,
+            "-c", "C2", "--verbose")
+    timings = []
+    for _ in range(2):
+        started = time.monotonic()
+        done = run_cli(*args)
+        timings.append(time.monotonic() - started)
+        assert done.returncode == 0, done.stderr
+    print(f"\nC2 builds of {IMAGE}: first {timings[0]:.1f} s, then {timings[1]:.1f} s")
+    lines = done.stderr.splitlines()
+    install = next(i for i, line in enumerate(lines) if "RUN pip install" in line)
+    assert "Using cache" in lines[install + 1], lines[install:install + 3]
+    bust = next(i for i, line in enumerate(lines) if 'RUN echo "build $PESTO_CACHE_BUST"' in line)
+    assert "Using cache" not in lines[bust + 1]  # the cut: rebuilt from here on
+    listed = run_cli("list", "--workspace", workspace, "--json").stdout
+    assert listed.count('"image_id": "sha256:') == 1
+
+
+def test_failed_build_exits_with_the_engine_message(tmp_path: Path) -> None:
+    project = copy_project(NDVI, tmp_path / "ndvi")
+    done = run_cli("build", project, "--base-image", "localhost/pesto-missing-base:none",
+                   "--workspace", tmp_path / "ws")
+    assert done.returncode == 1
+    assert "building pesto/ndvi:1.0.0" in done.stderr
+    assert "pesto-missing-base" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "ws" / "pesto" / "ndvi" / "1.0.0" / "image.json").exists()
