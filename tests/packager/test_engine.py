@@ -8,6 +8,7 @@ site would, and removed at the end.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import time
@@ -50,11 +51,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
     assert done.returncode == 0, done.stdout + done.stderr
     print(f"\nclean wheelhouse build of {IMAGE}: {time.monotonic() - started:.1f} s")
     yield project, workspace
-    client = connect()
-    try:
-        client.images.remove(IMAGE, force=True)
-    except Exception:  # noqa: BLE001 - best-effort cleanup of a test image
-        pass
+    with contextlib.suppress(Exception):  # best-effort cleanup of the test image
+        connect().images.remove(IMAGE, force=True)
 
 
 def test_image_serves_health_describe_and_process(built: tuple[Path, Path]) -> None:
