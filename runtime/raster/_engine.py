@@ -11,20 +11,23 @@ writes only its own core, and cores never overlap.
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
+import pickle
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from runtime.raster.blocks import PadMode, crop_to_core, pad_block
-from runtime.raster.errors import TileProcessingError
+from runtime.raster.errors import TileProcessingError, TilingError
 from runtime.raster.shared import SHM_DIR, share, shared_spec, shm_available
 from runtime.raster.sources import LocalArray, SharedArray, Source
 from runtime.raster.windows import Tile
@@ -189,16 +192,33 @@ def share_inputs(sources: tuple[Source, ...], copies: list[np.ndarray]) -> tuple
     return tuple(shared)
 
 
+def _cgroup_cpus() -> float | None:
+    """CPUs allowed by a container's CPU quota (cgroup v2 or v1), None when unlimited."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
 def resolve_workers(workers: int | None) -> int:
-    """`workers`, or the CPUs this process may use."""
+    """`workers`, or the CPUs this process may use (affinity and container quota)."""
     if workers is None:
         try:
-            return max(len(os.sched_getaffinity(0)), 1)
+            cpus = len(os.sched_getaffinity(0))
         except AttributeError:  # not on Linux
-            return max(os.cpu_count() or 1, 1)
+            cpus = os.cpu_count() or 1
+        quota = _cgroup_cpus()
+        if quota is not None:
+            cpus = min(cpus, math.ceil(quota))
+        return max(cpus, 1)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        from runtime.raster.errors import TilingError
-
         raise TilingError("workers", workers, "a positive integer or None")
     return workers
 
@@ -233,6 +253,11 @@ def execute(job: Job, tiles: Iterable[Tile], *, workers: int, executor: Executor
         return {}
     if executor is None and (workers <= 1 or len(tiles) == 1):
         return dict(run_tile(job, tile) for tile in tiles)
+    try:
+        pickle.dumps(job.func)
+    except Exception as exc:
+        raise TilingError("func", job.func, "picklable to run in worker processes: a module-level "
+                          "function, or a functools.partial of one") from exc
     pool = executor or ProcessPoolExecutor(max_workers=min(workers, len(tiles)),
                                            mp_context=mp_context(start_method))
     futures = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context, shared_memory
 
@@ -146,6 +147,17 @@ def test_worker_killed_is_reported_and_leaves_no_shared_memory(image, created_se
     assert created_segments and leftover(created_segments) == []
 
 
+def test_function_that_cannot_be_pickled_is_a_clear_error(image, created_segments):
+    def local_function(blocks):
+        return [blocks[0]]
+
+    with pytest.raises(TilingError, match="func must be picklable to run in worker processes"):
+        run_filter(local_function, [image], margin=0, tile_size=40, workers=2)
+    assert leftover(created_segments) == []
+    # in one process nothing is pickled, so any callable works
+    assert run_filter(local_function, [image], margin=0, workers=1)[0].shape == image.shape
+
+
 def test_failure_while_probing_names_tile_zero(image):
     image = image.copy()
     image[0, 0, 0] = 7777
@@ -195,6 +207,24 @@ def test_falls_back_to_one_process_without_room_in_shared_memory(image, monkeypa
     assert "shared memory too small" in caplog.text
     assert created_segments == []
     np.testing.assert_array_equal(tiled[0], funcs.uniform5([image])[0])
+
+
+def test_forkserver_is_used_when_other_threads_run(image):
+    """Forking a process that runs other threads can deadlock the child: use a fork server."""
+    from runtime.raster._engine import mp_context
+
+    if threading.active_count() == 1:
+        assert mp_context(None).get_start_method() == "fork"
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait)
+    helper.start()
+    try:
+        assert mp_context(None).get_start_method() == "forkserver"
+        out = run_filter(funcs.uniform5, [image], margin=2, tile_size=50, workers=2)
+    finally:
+        stop.set()
+        helper.join()
+    np.testing.assert_array_equal(out[0], funcs.uniform5([image])[0])
 
 
 def test_reusable_spawned_pool(image):
