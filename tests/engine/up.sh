@@ -21,6 +21,7 @@ install_packages() {
     command -v podman >/dev/null || missing+=(podman)
     command -v runc >/dev/null || missing+=(runc)
     command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+    command -v curl >/dev/null || missing+=(curl)
     if ((${#missing[@]})); then
         log "installing ${missing[*]} (apt-get)"
         local sudo=""
@@ -51,17 +52,23 @@ CONF
 export CONTAINERS_CONF="$ENGINE_DIR/containers.conf"
 export CONTAINERS_STORAGE_CONF="$ENGINE_DIR/storage.conf"
 
+answers() { curl -sf --max-time 5 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; }
+
 start_service() {
-    if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null && [ -S "$SOCK" ]; then
+    if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null && answers; then
         log "podman service already running (pid $(cat "$PIDFILE"))"
         return
+    fi
+    if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null \
+        && [ "$(cat /proc/"$(cat "$PIDFILE")"/comm 2>/dev/null)" = podman ]; then
+        kill "$(cat "$PIDFILE")"  # our service, but not answering: restart it
     fi
     rm -f "$SOCK"
     log "starting podman system service on $SOCK"
     nohup podman system service --time=0 "unix://$SOCK" >"$ENGINE_DIR/service.log" 2>&1 &
     echo $! >"$PIDFILE"
     local deadline=$((SECONDS + 30))
-    until curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; do
+    until answers; do
         if ((SECONDS > deadline)); then
             log "podman service did not answer within 30 s; see $ENGINE_DIR/service.log"
             tail -n 20 "$ENGINE_DIR/service.log" >&2

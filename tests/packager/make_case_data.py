@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.transform import from_origin
+from affine import Affine
 
 ROOT = Path(__file__).resolve().parents[2]
 CRS = "EPSG:32631"
-TRANSFORM = from_origin(500000.0, 4800000.0, 10.0, 10.0)
+TRANSFORM = Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 4800000.0)
 
 
 def write_tif(path: Path, data: np.ndarray, *, nodata: float | None = None) -> None:

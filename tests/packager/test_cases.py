@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from rasterio.transform import from_origin
+from affine import Affine
 
 from packager.cases import load_cases, read_payload_dir
 from packager.compare import Tolerance, compare_outputs, json_diff
@@ -20,7 +20,7 @@ def _tif(path: Path, data: np.ndarray, *, crs: str = "EPSG:32631", x0: float = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(path, "w", driver="GTiff", width=data.shape[2], height=data.shape[1],
                        count=data.shape[0], dtype=data.dtype, crs=crs,
-                       transform=from_origin(x0, 100.0, 1.0, 1.0)) as dst:
+                       transform=Affine(1.0, 0.0, x0, 0.0, -1.0, 100.0)) as dst:
         dst.write(data)
     return path
 

@@ -139,3 +139,20 @@ def test_failed_build_exits_with_the_engine_message(tmp_path: Path) -> None:
     assert "pesto-missing-base" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "ws" / "pesto" / "ndvi" / "1.0.0" / "image.json").exists()
+
+
+def test_a_fresh_project_builds_and_passes_on_its_image(tmp_path: Path) -> None:
+    project = tmp_path / "fresh-service"
+    assert run_cli("init", project, "--defaults").returncode == 0
+    image = "fresh-service:1.0.0"
+    done = run_cli("build", project, "--wheelhouse", "--base-image", BASE, "-c", "C1",
+                   "--workspace", tmp_path / "ws")
+    assert done.returncode == 0, done.stderr
+    try:
+        tested = run_cli("test", project, "--image")
+        assert tested.returncode == 0, tested.stdout + tested.stderr
+    finally:
+        from packager.engine import connect
+
+        with contextlib.suppress(Exception):
+            connect().images.remove(image, force=True)

@@ -77,3 +77,15 @@ def test_custom_template(tmp_path: Path, fresh: Path) -> None:
     assert done.returncode == 0, done.stderr
     project = ServiceProject.load(tmp_path / "made")
     assert project.build == {"name": "team/made", "version": "0.1.0.0"}
+
+
+def test_the_projects_own_pytest_check(fresh: Path) -> None:
+    """tests/test_service.py, what the user's CI runs, passes on a fresh project."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(fresh / "tests")], capture_output=True, text=True, cwd=fresh,
+                          timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
