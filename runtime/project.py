@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -127,11 +128,12 @@ class ServiceProject:
     def algorithm_dir(self) -> Path:
         return self.root / self.build.get("algorithm", "algorithm")
 
-    @property
+    # Bundled once per project: the service reads them on every request.
+    @cached_property
     def input_schema(self) -> dict[str, Any]:
         return bundle_definitions(self.files["input_schema"], self.user_definitions)
 
-    @property
+    @cached_property
     def output_schema(self) -> dict[str, Any]:
         return bundle_definitions(self.files["output_schema"], self.user_definitions)
 

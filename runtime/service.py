@@ -46,6 +46,8 @@ class ProcessingService:
         self.project = project
         self.settings = settings
         self.describe = project.describe()
+        self.input_schema = project.input_schema
+        self.outputs_dir = settings.outputs_dir
         self.single_image_output = _single_image_output(project.output_schema)
         self.policy = InputPolicy.from_settings(settings)
         self.metrics = ServiceMetrics()
@@ -64,7 +66,7 @@ class ProcessingService:
         interrupted = self.store.fail_interrupted()
         if interrupted:
             logger.warning("%d job(s) interrupted by the last stop are marked FAILED", interrupted)
-        self.settings.outputs_dir.mkdir(parents=True, exist_ok=True)
+        self.outputs_dir.mkdir(parents=True, exist_ok=True)
         await self.pool.start()
         self._sweeper = asyncio.create_task(self._sweep_forever())
 
@@ -81,11 +83,11 @@ class ProcessingService:
     # --- requests -------------------------------------------------------------------
     def check(self, payload: dict[str, Any]) -> None:
         """Validate inputs before anything is queued (400, 403)."""
-        payload_mod.check_inputs(payload, self.project.input_schema, self.policy)
+        payload_mod.check_inputs(payload, self.input_schema, self.policy)
 
     async def run_sync(self, payload: dict[str, Any], *, inline: bool) -> SyncResult:
         job_id = uuid.uuid4().hex
-        item = WorkItem(job_id, payload, str(self.settings.outputs_dir / "sync" / job_id), inline)
+        item = WorkItem(job_id, payload, str(self.outputs_dir / "sync" / job_id), inline)
         started = time.monotonic()
         try:
             outcome = await self.pool.submit(item)
@@ -97,7 +99,7 @@ class ProcessingService:
 
     def submit_async(self, payload: dict[str, Any], *, inline: bool) -> Job:
         job_id = str(uuid.uuid4())
-        output_dir = self.settings.outputs_dir / job_id
+        output_dir = self.outputs_dir / job_id
         item = WorkItem(job_id, payload, str(output_dir), inline)
         future = self.pool.submit(item, on_running=lambda: self.store.mark_running(job_id),
                                   on_progress=lambda p, m: self.store.set_progress(job_id, p, m))
@@ -170,7 +172,7 @@ class ProcessingService:
             return
         cutoff = time.time() - retention
         self.store.purge_finished_before(cutoff)
-        sync_dir = self.settings.outputs_dir / "sync"
+        sync_dir = self.outputs_dir / "sync"
         if sync_dir.is_dir():
             for path in sync_dir.iterdir():
                 if path.stat().st_mtime < cutoff:

@@ -13,14 +13,14 @@ from runtime.service import ProcessingService
 __all__ = ["Service", "require_token", "base_url"]
 
 
-def get_service(request: Request) -> ProcessingService:
+async def get_service(request: Request) -> ProcessingService:
     return request.app.state.service
 
 
 Service = Annotated[ProcessingService, Depends(get_service)]
 
 
-def require_token(request: Request, service: Service) -> None:
+async def require_token(request: Request, service: Service) -> None:
     """When PESTO_API_TOKEN is set, every route but health needs `Authorization: Bearer <it>`."""
     expected = service.settings.api_token
     if not expected:

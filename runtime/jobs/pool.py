@@ -12,14 +12,15 @@ import asyncio
 import logging
 import math
 import multiprocessing
+import os
 import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.errors import AlgorithmFailed, JobCancelled, JobTimedOut, PestoError, ServiceBusy
+from runtime.jobs.wire import FrameReader
 from runtime.jobs.worker import WorkItem, worker_main
 
 __all__ = ["WorkerPool", "JobOutcome"]
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 _START_TIMEOUT = 300.0  # seconds a worker may take to import and run on_start
 _RESTART_BACKOFF = 5.0  # after a failed start, jobs fail at once for this long
+_READ_SIZE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -47,15 +49,53 @@ class _Submission:
 
 @dataclass(eq=False)
 class _Worker:
-    """One worker process, its pipe, and a thread that turns pipe messages into loop events."""
+    """One worker process and its pipe, read by the event loop itself when data arrives.
+
+    Reading on the loop (add_reader) rather than in a thread saves two thread wake-ups per
+    job: the difference between a fast and a slow no-op request.
+    """
 
     process: Any
-    conn: Any
+    jobs: Any  # Connection the service sends WorkItems on
+    messages: Any  # Connection the worker answers on, read as frames on the loop
     inbox: asyncio.Queue = field(default_factory=asyncio.Queue)
+    reader: FrameReader = field(default_factory=FrameReader)
+
+    def watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        loop.add_reader(self.messages.fileno(), self._on_readable)
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self.messages.fileno(), _READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # EOF: the worker process is gone
+            self._close()
+            self.inbox.put_nowait(("died",))
+            return
+        try:
+            for message in self.reader.feed(data):
+                self.inbox.put_nowait(message)
+        except Exception as exc:  # noqa: BLE001 - an unreadable message from the algorithm
+            self.inbox.put_nowait(("error", None, AlgorithmFailed(
+                f"unreadable worker message: {type(exc).__name__}: {exc}")))
+
+    def _close(self) -> None:
+        if not self.messages.closed:
+            self._loop.remove_reader(self.messages.fileno())
+            self.messages.close()
+            self.jobs.close()
 
     def kill(self) -> None:
         if self.process.is_alive():
             self.process.kill()
+
+    def stop(self) -> None:
+        self.kill()
+        self._close()
 
     def describe_death(self) -> str:
         self.process.join(timeout=5)
@@ -81,11 +121,14 @@ class WorkerPool:
         self._running: dict[str, tuple[_Worker, _Submission]] = {}
         self._tasks: list[asyncio.Task] = []
         self._start_error: tuple[float, str] | None = None
+        self._started = False  # a worker has been ready at least once
         self._mean_duration = 1.0
         self._context = multiprocessing.get_context("spawn")
 
     # --- life cycle -------------------------------------------------------------------
     async def start(self) -> None:
+        """Start every worker now (in the background), so on_start runs before the first
+        request and a failure shows in health at once."""
         self._tasks = [asyncio.create_task(self._slot_loop(i)) for i in range(self._size)]
 
     async def stop(self) -> None:
@@ -98,6 +141,10 @@ class WorkerPool:
     @property
     def start_error(self) -> str | None:
         return self._start_error[1] if self._start_error else None
+
+    @property
+    def started(self) -> bool:
+        return self._started
 
     @property
     def busy(self) -> int:
@@ -141,7 +188,7 @@ class WorkerPool:
 
     # --- the slot loop: one per worker ------------------------------------------------
     async def _slot_loop(self, index: int) -> None:
-        worker: _Worker | None = None
+        worker = await self._start_worker(index, initial=True)
         try:
             while True:
                 sub = await self._queue.get()
@@ -154,32 +201,35 @@ class WorkerPool:
                     _settle(sub.future, exc=AlgorithmFailed(self.start_error or "no worker"))
                     continue
                 if not await self._run_one(worker, sub):
+                    worker.stop()
                     worker = None  # it died or was killed: start a fresh one for the next job
         finally:
             if worker is not None:
-                worker.kill()
+                worker.stop()
 
-    async def _start_worker(self, index: int) -> _Worker | None:
-        if self._start_error and time.monotonic() - self._start_error[0] < _RESTART_BACKOFF:
+    async def _start_worker(self, index: int, *, initial: bool = False) -> _Worker | None:
+        if not initial and self._start_error \
+                and time.monotonic() - self._start_error[0] < _RESTART_BACKOFF:
             return None
-        loop = asyncio.get_running_loop()
-        parent_conn, child_conn = self._context.Pipe()
+        jobs_out, jobs_in = self._context.Pipe(duplex=False)
+        messages_out, messages_in = self._context.Pipe(duplex=False)
         process = self._context.Process(
-            target=worker_main, args=(child_conn, *self._worker_args),
+            target=worker_main, args=(jobs_out, messages_in, *self._worker_args),
             name=f"pesto-worker-{index}", daemon=True)
         process.start()
-        child_conn.close()
-        worker = _Worker(process, parent_conn)
-        threading.Thread(target=_pump, args=(parent_conn, worker.inbox, loop),
-                         name=f"pesto-worker-{index}-reader", daemon=True).start()
+        jobs_out.close()
+        messages_in.close()
+        worker = _Worker(process, jobs_in, messages_out)
+        worker.watch(asyncio.get_running_loop())
         try:
             message = await asyncio.wait_for(worker.inbox.get(), _START_TIMEOUT)
         except TimeoutError:
             message = ("start_failed", f"algorithm did not start within {_START_TIMEOUT:.0f} s")
         if message[0] == "ready":
             self._start_error = None
+            self._started = True
             return worker
-        worker.kill()
+        worker.stop()
         reason = message[1] if message[0] == "start_failed" else \
             f"worker process {worker.describe_death()} while starting"
         logger.error("%s", reason)
@@ -195,7 +245,7 @@ class WorkerPool:
         try:
             if sub.on_running:
                 sub.on_running()
-            worker.conn.send(sub.item)
+            worker.jobs.send(sub.item)
             deadline = started + self._timeout
             while True:
                 remaining = deadline - time.monotonic()
@@ -233,24 +283,6 @@ class WorkerPool:
             self._running.pop(job_id, None)
             self._mean_duration = 0.8 * self._mean_duration + 0.2 * (time.monotonic() - started)
         return alive
-
-
-def _pump(conn: Any, inbox: asyncio.Queue, loop: asyncio.AbstractEventLoop) -> None:
-    """Reader thread: pipe messages -> the loop; EOF (worker gone) -> ("died",)."""
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            message = ("died",)
-        except Exception as exc:  # noqa: BLE001 - an unpicklable message from the algorithm
-            message = ("error", None, AlgorithmFailed(f"unreadable worker message: {exc}"))
-        try:
-            loop.call_soon_threadsafe(inbox.put_nowait, message)
-        except RuntimeError:
-            return  # the loop is closed: the service stopped
-        if message[0] == "died":
-            conn.close()
-            return
 
 
 def _settle(future: asyncio.Future, *, result: Any = None, exc: PestoError | None = None) -> None:

@@ -1,7 +1,7 @@
 """The worker process: loads the algorithm once, then runs one job at a time.
 
 It runs in its own process so that an algorithm that raises, exits or segfaults costs one job,
-never the service. Messages to the service are tuples over a pipe:
+never the service. Messages to the service are tuples, framed by wire.py:
 
     ("ready",) | ("start_failed", message)
     ("progress", job_id, percent, message)
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import AlgorithmFailed, PestoError
+from runtime.jobs.wire import send_message
 
 __all__ = ["WorkItem", "worker_main", "load_process_class"]
 
@@ -60,9 +61,17 @@ def _start_algorithm(process_class: type, config: dict[str, Any]) -> Any:
     return instance
 
 
-def worker_main(conn: Connection, project_root: str, profiles: tuple[str, ...],
-                readable_roots: tuple[str, ...]) -> None:
-    """Entry point of a worker process (spawned: nothing is inherited but these arguments)."""
+def worker_main(jobs: Connection, messages: Connection, project_root: str,
+                profiles: tuple[str, ...], readable_roots: tuple[str, ...]) -> None:
+    """Entry point of a worker process (spawned: nothing is inherited but these arguments).
+
+    `jobs` brings WorkItems; answers go out on `messages` as frames (see wire.py).
+    """
+    fd = messages.fileno()
+
+    def send(message: tuple) -> None:
+        send_message(fd, message)
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the service, which stops us
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     from runtime import payload as payload_mod
@@ -77,29 +86,28 @@ def worker_main(conn: Connection, project_root: str, profiles: tuple[str, ...],
         input_schema, output_schema = project.input_schema, project.output_schema
     except BaseException as exc:  # noqa: BLE001 - reported to the service, which stays up
         logger.exception("algorithm failed to start")
-        conn.send(("start_failed", f"algorithm failed to start: {type(exc).__name__}: {exc}"))
+        send(("start_failed", f"algorithm failed to start: {type(exc).__name__}: {exc}"))
         return
     policy = InputPolicy(readable_roots=tuple(Path(r) for r in readable_roots))
-    conn.send(("ready",))
+    send(("ready",))
     while True:
         try:
-            item: WorkItem = conn.recv()
+            item: WorkItem = jobs.recv()
         except (EOFError, OSError):
             return  # the service went away
-        set_reporter(lambda percent, message, _id=item.job_id: conn.send(
-            ("progress", _id, percent, message)))
+        set_reporter(lambda percent, text, _id=item.job_id: send(("progress", _id, percent, text)))
         try:
             kwargs = payload_mod.resolve_inputs(
                 item.payload, input_schema, policy, georeferenced=georeferenced)
             result = instance.process(**kwargs)
             outputs, files = payload_mod.encode_outputs(
                 result, output_schema, Path(item.output_dir), inline=item.inline)
-            conn.send(("done", item.job_id, outputs, tuple(files)))
+            send(("done", item.job_id, outputs, tuple(files)))
         except PestoError as exc:
-            conn.send(("error", item.job_id, exc))
+            send(("error", item.job_id, exc))
         except Exception as exc:  # noqa: BLE001 - the algorithm's fault becomes the job's
             logger.exception("job %s: algorithm raised", item.job_id)
-            conn.send(("error", item.job_id,
-                       AlgorithmFailed(f"algorithm failed: {type(exc).__name__}: {exc}")))
+            send(("error", item.job_id,
+                  AlgorithmFailed(f"algorithm failed: {type(exc).__name__}: {exc}")))
         finally:
             set_reporter(None)

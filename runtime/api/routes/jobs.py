@@ -27,18 +27,18 @@ async def submit(request: Request, service: Service) -> JSONResponse:
 
 
 @router.get("")
-def list_jobs(request: Request, service: Service) -> list[dict[str, Any]]:
+async def list_jobs(request: Request, service: Service) -> list[dict[str, Any]]:
     base = base_url(request, service)
     return [status_body(job, base) for job in service.jobs()]
 
 
 @router.get("/{job_id}/status")
-def status(job_id: str, request: Request, service: Service) -> dict[str, Any]:
+async def status(job_id: str, request: Request, service: Service) -> dict[str, Any]:
     return status_body(service.job(job_id), base_url(request, service))
 
 
 @router.get("/{job_id}/results")
-def results(job_id: str, request: Request, service: Service) -> list[dict[str, Any]]:
+async def results(job_id: str, request: Request, service: Service) -> list[dict[str, Any]]:
     job = service.results(job_id)
     outputs = job.outputs if isinstance(job.outputs, dict) else {"result": job.outputs}
     media = {f.name: f.media_type for f in job.files}
@@ -49,7 +49,7 @@ def results(job_id: str, request: Request, service: Service) -> list[dict[str, A
 
 
 @router.get("/{job_id}/results/{result_id}")
-def result(job_id: str, result_id: str, service: Service) -> Response:
+async def result(job_id: str, result_id: str, service: Service) -> Response:
     value, file = service.result(job_id, result_id)
     if file is None:
         return JSONResponse(value)
@@ -60,6 +60,6 @@ def result(job_id: str, result_id: str, service: Service) -> Response:
 
 
 @router.delete("/{job_id}", status_code=204)
-def delete(job_id: str, service: Service) -> Response:
+async def delete(job_id: str, service: Service) -> Response:
     service.delete(job_id)
     return Response(status_code=204)

@@ -14,5 +14,5 @@ router = APIRouter(prefix="/api/v1", tags=["metrics"], dependencies=[Depends(req
 
 
 @router.get("/metrics")
-def metrics(service: Service) -> Response:
+async def metrics(service: Service) -> Response:
     return Response(service.metrics.render(), media_type=CONTENT_TYPE)

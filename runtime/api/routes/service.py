@@ -20,11 +20,13 @@ router = APIRouter(prefix="/api/v1", tags=["service"], dependencies=[Depends(req
 
 
 @public_router.get("/health", response_class=PlainTextResponse)
-def health(service: Service) -> PlainTextResponse:
-    """OK while the algorithm can run; 503 with the reason when its workers cannot start."""
+async def health(service: Service) -> PlainTextResponse:
+    """OK once the algorithm can run; 503 while it starts, or with the reason it cannot."""
     error = service.pool.start_error
     if error:
         return PlainTextResponse(error, status_code=503)
+    if not service.pool.started:
+        return PlainTextResponse("starting: the algorithm is loading", status_code=503)
     return PlainTextResponse("OK")
 
 
@@ -43,12 +45,12 @@ def links(base: str) -> dict[str, dict[str, str]]:
 
 
 @router.get("/describe")
-def describe(request: Request, service: Service) -> dict[str, Any]:
+async def describe(request: Request, service: Service) -> dict[str, Any]:
     return {**service.describe, "_links": links(base_url(request, service))}
 
 
 @router.get("/version")
-def version(service: Service) -> dict[str, Any]:
+async def version(service: Service) -> dict[str, Any]:
     packaged = service.project.files.get("version") or {}
     return {
         "version": service.project.version,
@@ -59,7 +61,7 @@ def version(service: Service) -> dict[str, Any]:
 
 
 @router.get("/config")
-def config(service: Service) -> dict[str, Any]:
+async def config(service: Service) -> dict[str, Any]:
     return service.project.config
 
 
@@ -70,7 +72,7 @@ def _geoprocessing_spec() -> dict[str, Any]:
 
 
 @router.get("/openapi")
-def openapi(request: Request, service: Service) -> Response:
+async def openapi(request: Request, service: Service) -> Response:
     """The geoprocessing-api spec, with this service's title, version and input schema."""
     spec = _geoprocessing_spec()
     document = {**spec, "info": {**spec["info"], "title": service.describe["title"],
