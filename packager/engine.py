@@ -115,8 +115,14 @@ class RunningContainer:
 def run_container(client: Any, image: str, *, gpu: bool = False,
                   environment: dict[str, str] | None = None) -> tuple[Any, RunningContainer]:
     """Start `image` detached, published on 127.0.0.1 only, on a port the engine picks."""
+    import docker.errors
     import docker.types
 
+    try:
+        client.images.get(image)  # never let `run` fall back to pulling from a registry
+    except docker.errors.ImageNotFound:
+        raise EngineError(f"no image {image} on the engine at {describe_host()}",
+                          hint="build it first with `packager build`") from None
     device_requests = ([docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
                        if gpu else None)
     with engine_errors(f"starting {image}"):

@@ -160,3 +160,12 @@ def test_a_fresh_project_builds_and_passes_on_its_image(tmp_path: Path) -> None:
 
         with contextlib.suppress(Exception):
             connect().images.remove(image, force=True)
+
+
+def test_missing_image_is_named_without_pulling(ndvi: Path) -> None:
+    write_json(ndvi / "pesto" / "build" / "build.json", {"name": "pesto-test/never-built",
+                                                         "version": "0.0.1"})
+    done = run_cli("test", ndvi, "--image", timeout=60)
+    assert done.returncode == 1
+    assert "no image pesto-test/never-built:0.0.1 on the engine" in done.stderr
+    assert "packager build" in done.stderr
