@@ -76,15 +76,25 @@ def read_tile(path: str | os.PathLike, tile: Tile, *,
     return _read(path, tile.core, tile.read, bands)
 
 
-def _creation_options(dtype: np.dtype, driver: Driver, compress: str | None) -> dict[str, Any]:
+#: Deflate/zstd effort. Level 1 writes a smoothed Sentinel-2 band ~30x faster than GDAL's
+#: default 6 (0.6 s vs 17 s for 10980 x 10980 uint16 here) for files ~6 % larger.
+DEFAULT_LEVEL = 1
+
+
+def _creation_options(dtype: np.dtype, driver: Driver, compress: str | None,
+                      level: int | None) -> dict[str, Any]:
     options: dict[str, Any] = {"num_threads": "ALL_CPUS"}
-    if compress:
+    method = (compress or "").lower()
+    if method:
         options["compress"] = compress
-        if compress.lower() in ("deflate", "lzw", "zstd"):
+        if method in ("deflate", "lzw", "zstd"):
             if dtype.kind in "iu":
                 options["predictor"] = 2
             elif dtype.kind == "f" and dtype.itemsize >= 4:
                 options["predictor"] = 3
+        if level is not None and method in ("deflate", "zstd"):
+            key = "level" if driver == "COG" else {"deflate": "zlevel", "zstd": "zstd_level"}[method]
+            options[key] = level
     if driver == "COG":
         options["blocksize"] = 512
         options["resampling"] = "nearest" if dtype.kind in "iub" else "average"
@@ -111,11 +121,12 @@ def _storable(data: np.ndarray, path: Path) -> np.ndarray:
 
 def write_raster(path: str | os.PathLike, data: np.ndarray, *, crs: Any = None,
                  transform: Any = None, nodata: float | None = None, driver: Driver = "GTiff",
-                 compress: str | None = "deflate") -> Path:
+                 compress: str | None = "deflate", level: int | None = DEFAULT_LEVEL) -> Path:
     """Write (bands, rows, cols) `data` losslessly to `path` (atomically: temp name, rename).
 
     GTiff is tiled 512 x 512; COG adds overviews (nearest for integer data) to images larger
-    than a block. Compression is lossless (deflate with a predictor by default). Booleans are
+    than a block. Compression is lossless: deflate with a predictor and effort `level` by
+    default (None: GDAL's default effort). Booleans are
     stored as uint8 0/1 and float16 as float32, the nearest types GeoTIFF has.
     """
     import rasterio
@@ -130,7 +141,7 @@ def write_raster(path: str | os.PathLike, data: np.ndarray, *, crs: Any = None,
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     profile = dict(driver=driver, width=data.shape[2], height=data.shape[1], count=data.shape[0],
                    dtype=data.dtype, crs=crs, transform=transform, nodata=nodata,
-                   **_creation_options(data.dtype, driver, compress))
+                   **_creation_options(data.dtype, driver, compress, level))
     try:
         with rasterio.Env(GDAL_CACHEMAX=256), rasterio.open(temporary, "w", **profile) as out:
             out.write(data)
@@ -160,6 +171,7 @@ def run_filter_to_files(
     outputs: Sequence[OutputSpec] | None = None,
     driver: Driver = "GTiff",
     compress: str | None = "deflate",
+    level: int | None = DEFAULT_LEVEL,
     **options: Any,
 ) -> list[Path]:
     """`run_filter` from raster files to raster files, one output file per output image.
@@ -187,7 +199,7 @@ def run_filter_to_files(
                 nodata = reference.nodata if array.dtype == np.dtype(reference.dtype) else None
             written.append(write_raster(target, array, crs=reference.crs,
                                         transform=reference.transform, nodata=nodata,
-                                        driver=driver, compress=compress))
+                                        driver=driver, compress=compress, level=level))
     except BaseException:
         for path in written:  # all outputs or none
             path.unlink(missing_ok=True)
