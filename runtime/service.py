@@ -101,9 +101,14 @@ class ProcessingService:
         job_id = str(uuid.uuid4())
         output_dir = self.outputs_dir / job_id
         item = WorkItem(job_id, payload, str(output_dir), inline)
-        future = self.pool.submit(item, on_running=lambda: self.store.mark_running(job_id),
-                                  on_progress=lambda p, m: self.store.set_progress(job_id, p, m))
-        job = self.store.add(job_id, output_dir)
+        job = self.store.add(job_id, output_dir)  # first: the pool may start it at once
+        try:
+            future = self.pool.submit(
+                item, on_running=lambda: self.store.mark_running(job_id),
+                on_progress=lambda p, m: self.store.set_progress(job_id, p, m))
+        except PestoError:
+            self.store.delete(job_id)
+            raise
         task = asyncio.create_task(self._record(job_id, future))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

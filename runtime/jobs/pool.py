@@ -1,14 +1,16 @@
 """A fixed set of worker processes fed by a bounded queue.
 
 The event loop never runs algorithm code: it hands a `WorkItem` to an idle worker through a
-pipe and waits for its answer. A worker that dies (exit, segfault) or overruns the job timeout
-is killed and replaced; the job fails with a message saying which. When every worker is busy and
-`queue_size` jobs already wait, `submit` refuses with `ServiceBusy` (HTTP 503 + Retry-After).
+pipe and reads the worker's answers as they arrive (`add_reader`, no thread, no task per job).
+A worker that dies (exit, segfault) or overruns the job timeout is killed and replaced; its job
+fails with a message saying which. When every worker is busy and `queue_size` jobs already
+wait, `submit` refuses with `ServiceBusy` (HTTP 503 + Retry-After).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import math
 import multiprocessing
@@ -28,7 +30,7 @@ __all__ = ["WorkerPool", "JobOutcome"]
 logger = logging.getLogger(__name__)
 
 _START_TIMEOUT = 300.0  # seconds a worker may take to import and run on_start
-_RESTART_BACKOFF = 5.0  # after a failed start, jobs fail at once for this long
+_RESTART_BACKOFF = (1.0, 60.0)  # first and longest pause between failed starts
 _READ_SIZE = 1 << 20
 
 
@@ -49,55 +51,23 @@ class _Submission:
 
 @dataclass(eq=False)
 class _Worker:
-    """One worker process and its pipe, read by the event loop itself when data arrives.
+    """One worker process, its two one-way pipes, and the job it runs now."""
 
-    Reading on the loop (add_reader) rather than in a thread saves two thread wake-ups per
-    job: the difference between a fast and a slow no-op request.
-    """
-
+    index: int
     process: Any
     jobs: Any  # Connection the service sends WorkItems on
-    messages: Any  # Connection the worker answers on, read as frames on the loop
-    inbox: asyncio.Queue = field(default_factory=asyncio.Queue)
+    messages: Any  # Connection the worker answers on, read as frames by the loop
     reader: FrameReader = field(default_factory=FrameReader)
-
-    def watch(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        loop.add_reader(self.messages.fileno(), self._on_readable)
-
-    def _on_readable(self) -> None:
-        try:
-            data = os.read(self.messages.fileno(), _READ_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:  # EOF: the worker process is gone
-            self._close()
-            self.inbox.put_nowait(("died",))
-            return
-        try:
-            for message in self.reader.feed(data):
-                self.inbox.put_nowait(message)
-        except Exception as exc:  # noqa: BLE001 - an unreadable message from the algorithm
-            self.inbox.put_nowait(("error", None, AlgorithmFailed(
-                f"unreadable worker message: {type(exc).__name__}: {exc}")))
-
-    def _close(self) -> None:
-        if not self.messages.closed:
-            self._loop.remove_reader(self.messages.fileno())
-            self.messages.close()
-            self.jobs.close()
+    current: _Submission | None = None
+    timer: asyncio.TimerHandle | None = None
+    ready: asyncio.Future | None = None
+    started: float = 0.0
 
     def kill(self) -> None:
         if self.process.is_alive():
             self.process.kill()
 
-    def stop(self) -> None:
-        self.kill()
-        self._close()
-
-    def describe_death(self) -> str:
+    def death(self) -> str:
         self.process.join(timeout=5)
         code = self.process.exitcode
         if code is not None and code < 0:
@@ -116,31 +86,38 @@ class WorkerPool:
         self._size = workers
         self._queue_size = queue_size
         self._timeout = job_timeout
-        self._queue: asyncio.Queue[_Submission] = asyncio.Queue()
-        self._waiting: dict[str, _Submission] = {}
-        self._running: dict[str, tuple[_Worker, _Submission]] = {}
-        self._tasks: list[asyncio.Task] = []
-        self._start_error: tuple[float, str] | None = None
+        self._idle: list[_Worker] = []
+        self._waiting: collections.OrderedDict[str, _Submission] = collections.OrderedDict()
+        self._running: dict[str, _Worker] = {}
+        self._workers: dict[int, _Worker] = {}
+        self._starting: set[asyncio.Task] = set()
+        self._start_error: str | None = None
         self._started = False  # a worker has been ready at least once
+        self._stopping = False
         self._mean_duration = 1.0
         self._context = multiprocessing.get_context("spawn")
 
     # --- life cycle -------------------------------------------------------------------
     async def start(self) -> None:
-        """Start every worker now (in the background), so on_start runs before the first
-        request and a failure shows in health at once."""
-        self._tasks = [asyncio.create_task(self._slot_loop(i)) for i in range(self._size)]
+        """Start every worker in the background: on_start runs before the first request, and
+        a failure shows in health at once."""
+        for index in range(self._size):
+            self._spawn_soon(index, delay=0.0)
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        self._stopping = True
+        for task in list(self._starting):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._starting, return_exceptions=True)
+        for worker in list(self._workers.values()):
+            self._discard(worker, AlgorithmFailed("the service is stopping"))
         for sub in list(self._waiting.values()):
             _settle(sub.future, exc=AlgorithmFailed("the service is stopping"))
+        self._waiting.clear()
 
     @property
     def start_error(self) -> str | None:
-        return self._start_error[1] if self._start_error else None
+        return self._start_error
 
     @property
     def started(self) -> bool:
@@ -158,59 +135,169 @@ class WorkerPool:
     def submit(self, item: WorkItem, *, on_running: Callable[[], None] | None = None,
                on_progress: Callable[[int, str | None], None] | None = None) -> asyncio.Future:
         """Queue a job; the future gives a `JobOutcome` or raises a `PestoError`."""
+        if not self._workers and self._start_error:
+            raise AlgorithmFailed(self._start_error)
         if len(self._waiting) + len(self._running) >= self._size + self._queue_size:
             raise ServiceBusy(
                 f"all {self._size} worker(s) busy and {len(self._waiting)} job(s) waiting",
                 retry_after=self._retry_after(), hint="retry after the Retry-After delay")
         sub = _Submission(item, asyncio.get_running_loop().create_future(), on_running, on_progress)
-        self._waiting[item.job_id] = sub
-        self._queue.put_nowait(sub)
+        if self._idle:
+            self._dispatch(self._idle.pop(), sub)
+        else:
+            self._waiting[item.job_id] = sub
         return sub.future
 
     def cancel(self, job_id: str) -> bool:
         """Stop a waiting or running job; True if it was found."""
         sub = self._waiting.pop(job_id, None)
         if sub is not None:
-            sub.cancelled = True
             _settle(sub.future, exc=JobCancelled(f"job {job_id} was cancelled"))
             return True
-        running = self._running.get(job_id)
-        if running is not None:
-            worker, sub = running
-            sub.cancelled = True
-            worker.kill()  # the slot loop sees the death, settles the job, starts a new worker
-            return True
-        return False
+        worker = self._running.get(job_id)
+        if worker is None or worker.current is None:
+            return False
+        worker.current.cancelled = True
+        self._discard(worker, JobCancelled(f"job {job_id} was cancelled"))
+        self._spawn_soon(worker.index, delay=0.0)
+        return True
 
     def _retry_after(self) -> int:
         backlog = (len(self._waiting) + 1) / self._size
         return max(1, min(300, math.ceil(self._mean_duration * backlog)))
 
-    # --- the slot loop: one per worker ------------------------------------------------
-    async def _slot_loop(self, index: int) -> None:
-        worker = await self._start_worker(index, initial=True)
+    def _dispatch(self, worker: _Worker, sub: _Submission) -> None:
+        worker.current, worker.started = sub, time.monotonic()
+        self._running[sub.item.job_id] = worker
+        if sub.on_running:
+            sub.on_running()
         try:
-            while True:
-                sub = await self._queue.get()
-                if sub.cancelled:
-                    continue
-                if worker is None or not worker.process.is_alive():
-                    worker = await self._start_worker(index)
-                self._waiting.pop(sub.item.job_id, None)
-                if worker is None:
-                    _settle(sub.future, exc=AlgorithmFailed(self.start_error or "no worker"))
-                    continue
-                if not await self._run_one(worker, sub):
-                    worker.stop()
-                    worker = None  # it died or was killed: start a fresh one for the next job
-        finally:
-            if worker is not None:
-                worker.stop()
+            worker.jobs.send(sub.item)
+        except OSError:
+            self._worker_died(worker)
+            return
+        loop = asyncio.get_running_loop()
+        worker.timer = loop.call_later(self._timeout, self._timed_out, worker)
 
-    async def _start_worker(self, index: int, *, initial: bool = False) -> _Worker | None:
-        if not initial and self._start_error \
-                and time.monotonic() - self._start_error[0] < _RESTART_BACKOFF:
-            return None
+    def _release(self, worker: _Worker) -> None:
+        """The worker finished its job: give it the next one, or let it idle."""
+        if worker.current is not None:
+            self._running.pop(worker.current.item.job_id, None)
+            self._mean_duration = 0.8 * self._mean_duration + \
+                0.2 * (time.monotonic() - worker.started)
+        worker.current = None
+        if worker.timer:
+            worker.timer.cancel()
+        if self._waiting:
+            _, sub = self._waiting.popitem(last=False)
+            self._dispatch(worker, sub)
+        else:
+            self._idle.append(worker)
+
+    # --- messages from workers ----------------------------------------------------------
+    def _on_readable(self, worker: _Worker) -> None:
+        try:
+            data = os.read(worker.messages.fileno(), _READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # EOF: the process is gone
+            self._worker_died(worker)
+            return
+        try:
+            messages = worker.reader.feed(data)
+        except Exception as exc:  # noqa: BLE001 - an unreadable message from the algorithm
+            messages = [("error", None, AlgorithmFailed(
+                f"unreadable worker message: {type(exc).__name__}: {exc}"))]
+        for message in messages:
+            self._on_message(worker, message)
+
+    def _on_message(self, worker: _Worker, message: tuple) -> None:
+        kind, sub = message[0], worker.current
+        if kind in ("ready", "start_failed"):
+            if worker.ready and not worker.ready.done():
+                worker.ready.set_result(message)
+        elif sub is None:
+            logger.warning("worker %d sent %r with no job", worker.index, kind)
+        elif kind == "progress":
+            if sub.on_progress:
+                sub.on_progress(message[2], message[3])
+        elif kind == "done":
+            _settle(sub.future, result=JobOutcome(message[2], message[3]))
+            self._release(worker)
+        elif kind == "error":
+            _settle(sub.future, exc=message[2])
+            self._release(worker)
+
+    def _worker_died(self, worker: _Worker) -> None:
+        sub = worker.current
+        reason = f"algorithm crashed: worker process {worker.death()}"
+        if sub is not None and sub.cancelled:
+            error: PestoError = JobCancelled(f"job {sub.item.job_id} was cancelled")
+        else:
+            error = AlgorithmFailed(reason)
+        self._discard(worker, error)
+        if worker.ready is None or worker.ready.done():
+            self._spawn_soon(worker.index, delay=0.0)
+        elif not worker.ready.done():
+            worker.ready.set_result(("start_failed", f"worker process {worker.death()} "
+                                     "while starting"))
+
+    def _timed_out(self, worker: _Worker) -> None:
+        self._discard(worker, JobTimedOut(
+            f"job exceeded the {self._timeout:g} s timeout (PESTO_JOB_TIMEOUT)"))
+        self._spawn_soon(worker.index, delay=0.0)
+
+    def _discard(self, worker: _Worker, error: PestoError) -> None:
+        """Kill a worker, fail its job with `error`, forget it."""
+        worker.kill()
+        if worker.timer:
+            worker.timer.cancel()
+        if worker.current is not None:
+            self._running.pop(worker.current.item.job_id, None)
+            _settle(worker.current.future, exc=error)
+            worker.current = None
+        if worker in self._idle:
+            self._idle.remove(worker)
+        if self._workers.get(worker.index) is worker:
+            del self._workers[worker.index]
+        if not worker.messages.closed:
+            asyncio.get_running_loop().remove_reader(worker.messages.fileno())
+            worker.messages.close()
+            worker.jobs.close()
+
+    # --- starting workers ---------------------------------------------------------------
+    def _spawn_soon(self, index: int, *, delay: float) -> None:
+        if self._stopping:
+            return
+        task = asyncio.get_running_loop().create_task(self._spawn(index, delay))
+        self._starting.add(task)
+        task.add_done_callback(self._starting.discard)
+
+    async def _spawn(self, index: int, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        worker = self._launch(index)
+        try:
+            message = await asyncio.wait_for(worker.ready, _START_TIMEOUT)
+        except TimeoutError:
+            message = ("start_failed", f"algorithm did not start within {_START_TIMEOUT:.0f} s")
+        if message[0] == "ready":
+            self._start_error, self._started = None, True
+            self._release(worker)
+            return
+        self._discard(worker, AlgorithmFailed(message[1]))
+        logger.error("%s", message[1])
+        self._start_error = message[1]
+        if not self._workers:  # nobody can run the waiting jobs: fail them now
+            for sub in self._waiting.values():
+                _settle(sub.future, exc=AlgorithmFailed(message[1]))
+            self._waiting.clear()
+        first, longest = _RESTART_BACKOFF
+        self._spawn_soon(index, delay=min(longest, max(first, delay * 2)))
+
+    def _launch(self, index: int) -> _Worker:
         jobs_out, jobs_in = self._context.Pipe(duplex=False)
         messages_out, messages_in = self._context.Pipe(duplex=False)
         process = self._context.Process(
@@ -219,70 +306,11 @@ class WorkerPool:
         process.start()
         jobs_out.close()
         messages_in.close()
-        worker = _Worker(process, jobs_in, messages_out)
-        worker.watch(asyncio.get_running_loop())
-        try:
-            message = await asyncio.wait_for(worker.inbox.get(), _START_TIMEOUT)
-        except TimeoutError:
-            message = ("start_failed", f"algorithm did not start within {_START_TIMEOUT:.0f} s")
-        if message[0] == "ready":
-            self._start_error = None
-            self._started = True
-            return worker
-        worker.stop()
-        reason = message[1] if message[0] == "start_failed" else \
-            f"worker process {worker.describe_death()} while starting"
-        logger.error("%s", reason)
-        self._start_error = (time.monotonic(), reason)
-        return None
-
-    async def _run_one(self, worker: _Worker, sub: _Submission) -> bool:
-        """Run one job on `worker`; False when the worker is gone afterwards."""
-        job_id = sub.item.job_id
-        self._running[job_id] = (worker, sub)
-        started = time.monotonic()
-        alive = True
-        try:
-            if sub.on_running:
-                sub.on_running()
-            worker.jobs.send(sub.item)
-            deadline = started + self._timeout
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError
-                message = await asyncio.wait_for(worker.inbox.get(), remaining)
-                kind = message[0]
-                if kind == "progress":
-                    if sub.on_progress:
-                        sub.on_progress(message[2], message[3])
-                elif kind == "done":
-                    _settle(sub.future, result=JobOutcome(message[2], message[3]))
-                    break
-                elif kind == "error":
-                    _settle(sub.future, exc=message[2])
-                    break
-                elif kind == "died":
-                    alive = False
-                    if sub.cancelled:
-                        _settle(sub.future, exc=JobCancelled(f"job {job_id} was cancelled"))
-                    else:
-                        _settle(sub.future, exc=AlgorithmFailed(
-                            f"algorithm crashed: worker process {worker.describe_death()}"))
-                    break
-        except TimeoutError:
-            alive = False
-            worker.kill()
-            _settle(sub.future, exc=JobTimedOut(
-                f"job exceeded the {self._timeout:g} s timeout (PESTO_JOB_TIMEOUT)"))
-        except (BrokenPipeError, OSError):
-            alive = False
-            _settle(sub.future, exc=AlgorithmFailed(
-                f"algorithm crashed: worker process {worker.describe_death()}"))
-        finally:
-            self._running.pop(job_id, None)
-            self._mean_duration = 0.8 * self._mean_duration + 0.2 * (time.monotonic() - started)
-        return alive
+        loop = asyncio.get_running_loop()
+        worker = _Worker(index, process, jobs_in, messages_out, ready=loop.create_future())
+        self._workers[index] = worker
+        loop.add_reader(messages_out.fileno(), self._on_readable, worker)
+        return worker
 
 
 def _settle(future: asyncio.Future, *, result: Any = None, exc: PestoError | None = None) -> None:
