@@ -2,14 +2,30 @@
 
 Algorithms import from here what they may use: `GeoImage`, `report_progress`, and the raster
 engine in `runtime.raster`. The runtime ships inside every service image, so it never imports
-the packager or the adapters.
+the packager or the adapters. Names load lazily, so `import runtime` (and the packager CLI's
+start-up) does not pay for numpy.
 """
 
 from __future__ import annotations
 
-from runtime.geoimage import GeoImage
-from runtime.progress import report_progress
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["GeoImage", "report_progress", "__version__"]
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from runtime.geoimage import GeoImage
+    from runtime.progress import report_progress
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GeoImage":
+        from runtime.geoimage import GeoImage
+
+        return GeoImage
+    if name == "report_progress":
+        from runtime.progress import report_progress
+
+        return report_progress
+    raise AttributeError(f"module 'runtime' has no attribute {name!r}")

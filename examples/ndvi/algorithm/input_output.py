@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
-class Input(BaseModel):
+class Input(BaseModel, extra="forbid"):
     image: str = Field(json_schema_extra={"$ref": "#/definitions/Image"},
                        description="Multispectral image (URI or base64)")
     red_band: int = Field(3, ge=1, description="1-based index of the red band")
