@@ -253,20 +253,25 @@ def verdict(ratio: float, target: float, higher_is_better: bool) -> str:
     return "MET" if met else "NOT MET"
 
 
+def _paired(results: dict[str, dict], numerator: str, denominator: str) -> str:
+    """Spread of the ratio over the rounds (each round ran every variant once, in turn)."""
+    ratios = [a / b for a, b in zip(results[numerator]["rounds"],
+                                    results[denominator]["rounds"], strict=True)]
+    return f"rounds {min(ratios):.2f}-{max(ratios):.2f}x"
+
+
 def report(results: dict[str, dict], workers: int, size: int, eoscale: bool) -> list[str]:
     lines = [f"scene {size} x {size} uint16, tiled 512 x 512, deflate + predictor 2; "
              f"uniform_filter size {SIZE}, margin {MARGIN}; {os.cpu_count()} CPUs", "",
-             f"{'variant':<66} {'time s':>8} {'peak PSS GB':>12}  same result",
-             "-" * 100]
-    reference = results["single"]["digest"]
+             f"{'variant':<64} {'median s':>8} {'min-max s':>11} {'peak PSS GB':>11}  same",
+             "-" * 104]
     for name, figures in results.items():
         label = VARIANTS[name][0].format(w=workers)
-        same = "" if name in ("decode", "tiling", "tiling-1") else (
-            "yes" if figures["digest"] == reference else "NO")
-        if name in ("decode", "tiling", "tiling-1"):
-            same = "yes" if figures["digest"] == results["decode"]["digest"] else "NO"
-        lines.append(f"{label:<66} {figures['seconds']:>8.2f} "
-                     f"{figures['peak_pss'] / 1e9:>12.2f}  {same}")
+        reference = results["decode" if name.startswith(("decode", "tiling")) else "single"]
+        same = "yes" if figures["digest"] == reference["digest"] else "NO"
+        spread = f"{min(figures['rounds']):.2f}-{max(figures['rounds']):.2f}"
+        lines.append(f"{label:<64} {figures['seconds']:>8.2f} {spread:>11} "
+                     f"{figures['peak_pss'] / 1e9:>11.2f}  {same}")
     lines.append("")
     if size < 10980:
         lines.append(f"note: the targets are set for 10980 x 10980; at {size} x {size} fixed "
@@ -276,16 +281,16 @@ def report(results: dict[str, dict], workers: int, size: int, eoscale: bool) -> 
         speed = seconds["eoscale"] / seconds["ours"]
         memory = results["ours"]["peak_pss"] / results["eoscale"]["peak_pss"]
         lines.append(f"(a) EOScale time / ours            {speed:6.2f}x   target >= 1.3x  "
-                     f"{verdict(speed, 1.3, True)}")
+                     f"{verdict(speed, 1.3, True):<8} ({_paired(results, 'eoscale', 'ours')})")
     else:
         lines.append("(a) skipped: eoscale is not importable "
                      "(pip install --no-deps eoscale; pip install tqdm laspy)")
     lines.append(f"(b) one process time / ours        {seconds['single'] / seconds['ours']:6.2f}x"
-                 "   (no target)")
+                 f"   no target                ({_paired(results, 'single', 'ours')})")
     tiling = seconds["tiling"] / seconds["decode"]
     lines.append(f"(c) tiling time / full decode      {tiling:6.2f}x   target <= 1.2x  "
-                 f"{verdict(tiling, 1.2, False)}  (1 process: "
-                 f"{seconds['tiling-1'] / seconds['decode']:.2f}x)")
+                 f"{verdict(tiling, 1.2, False):<8} ({_paired(results, 'tiling', 'decode')}; "
+                 f"1 process: {seconds['tiling-1'] / seconds['decode']:.2f}x)")
     if eoscale:
         lines.append(f"(d) ours peak PSS / EOScale's      {memory:6.2f}x   target <= 0.7x  "
                      f"{verdict(memory, 0.7, False)}")
@@ -307,6 +312,7 @@ def main() -> int:
     if args.measure:
         print(json.dumps(measure(args.measure, args.path, args.workers)))
         return 0
+    load_start = os.getloadavg()[0]
     eoscale = importlib.util.find_spec("eoscale") is not None
     names = [n for n in VARIANTS if eoscale or n != "eoscale"]
     with tempfile.TemporaryDirectory(prefix="tiling-bench-") as folder:
@@ -326,10 +332,13 @@ def main() -> int:
     for name, figures in runs.items():
         digests = {f["digest"] for f in figures}
         results[name] = {"seconds": statistics.median(f["seconds"] for f in figures),
+                         "rounds": [f["seconds"] for f in figures],
                          "peak_pss": peaks[name],
                          "digest": digests.pop() if len(digests) == 1 else "differs between runs"}
     for line in report(results, args.workers, args.size, eoscale):
         print(line)
+    print(f"load average (1 min) at start {load_start:.1f}, at end {os.getloadavg()[0]:.1f}: "
+          "other work on the machine slows the runs and widens the spreads")
     return 0
 
 

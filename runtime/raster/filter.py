@@ -144,16 +144,17 @@ def run_filter(
     out_bytes = sum(s.bands * height * width * np.dtype(s.dtype).itemsize for s in specs)
     parallel = (executor is not None or (workers > 1 and len(tiles) > 1)) and \
         shm_room(out_bytes, sources)
-    made: list[np.ndarray] = []
+    arrays: list[np.ndarray] = []
     copies: list[np.ndarray] = []
     try:
+        for spec in specs:  # appended one by one: a failure releases those already made
+            shape = (spec.bands, height, width)
+            arrays.append(shared_empty(shape, spec.dtype) if parallel
+                          else np.empty(shape, spec.dtype))
         if parallel:
-            arrays = [shared_empty((s.bands, height, width), s.dtype) for s in specs]
-            made.extend(arrays)
             targets = tuple(SharedArray(shared_spec(a)) for a in arrays)
             job = Job(func, share_inputs(sources, copies), targets, padding)
         else:
-            arrays = [np.empty((s.bands, height, width), s.dtype) for s in specs]
             job = Job(func, sources, tuple(LocalArray(a) for a in arrays), padding)
         if first is not None:
             local = Job(func, sources, tuple(LocalArray(a) for a in arrays), padding)
@@ -163,8 +164,8 @@ def run_filter(
                 executor=executor if parallel else None,
                 start_method=start_method)
     except BaseException:
-        for array in made:
-            release(array)
+        for array in arrays:
+            release(array)  # no-op for arrays not in shared memory
         raise
     finally:
         for array in copies:
