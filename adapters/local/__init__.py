@@ -1,0 +1,41 @@
+"""The embedded runner: a pipeline run on one machine, with no orchestrator.
+
+    summary = run_pipeline(load_pipeline("examples/pipelines/cloud_mask.yaml"),
+                           {"scene": "scene.tif"}, output_dir=Path("run"))
+
+Project services are started as local `pesto-runtime serve` processes on 127.0.0.1 (or given
+as URLs), steps run in dependency order, fan-out items in parallel bounded by the cores, and
+OUTPUT/summary.json records the run. `packager pipeline run` is its command line.
+"""
+
+from __future__ import annotations
+
+from adapters.local.engine import PipelineEngine, RunObserver, StepCall, StepFailed, StepRecord
+from adapters.local.run import RunFailed, cpu_count, run_pipeline
+from adapters.local.services import LocalService, LocalServices, ServiceStartFailed
+from adapters.local.summary import (
+    SUMMARY_NAME,
+    RunSummary,
+    clear_previous_run,
+    publish_outputs,
+    write_summary,
+)
+
+__all__ = [
+    "SUMMARY_NAME",
+    "LocalService",
+    "LocalServices",
+    "PipelineEngine",
+    "RunFailed",
+    "RunObserver",
+    "RunSummary",
+    "ServiceStartFailed",
+    "StepCall",
+    "StepFailed",
+    "StepRecord",
+    "clear_previous_run",
+    "cpu_count",
+    "publish_outputs",
+    "run_pipeline",
+    "write_summary",
+]

@@ -1,0 +1,181 @@
+"""The services of a local run: `pesto-runtime serve` subprocesses on 127.0.0.1, started
+together and always stopped together.
+
+Each service gets its own folder under the run's output folder (`services/NAME/`: state,
+outputs, log). They all read files from the same input roots, which cover the run's input
+files and every service's output root, so a step can read what an earlier step wrote. The
+start waits for every health route with a deadline and gives up early, with the log's tail,
+when a service exits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from adapters.client import ServiceClient, ServiceError
+from runtime.errors import PestoError
+
+__all__ = ["LocalService", "LocalServices", "ServiceStartFailed", "service_dir"]
+
+#: Variables of the caller's environment that would change where a started service reads,
+#: writes or listens, or what it demands: the runner sets them itself.
+_OWN_VARIABLES = ("PESTO_PROFILES", "PESTO_API_TOKEN", "PESTO_STATE_DIR", "PESTO_OUTPUT_ROOT",
+                  "PESTO_INPUT_ROOTS", "PESTO_PUBLIC_URL", "PESTO_WORKERS", "PESTO_PORT",
+                  "PESTO_HOST", "PESTO_SERVICE_DIR", "PESTO_RESULT_RETENTION")
+_STOP_GRACE = 15.0
+
+
+class ServiceStartFailed(PestoError):
+    """A service did not become healthy: it exited, or its health route stayed unready."""
+
+    status_code = 503
+
+
+def service_dir(run_dir: Path, name: str) -> Path:
+    """Where a service of the run keeps its state, outputs and log."""
+    return run_dir / "services" / name
+
+
+@dataclass(frozen=True)
+class LocalService:
+    """A started service: its name, URL and where its outputs and log are."""
+
+    name: str
+    url: str
+    project: Path
+    profiles: tuple[str, ...]
+    workers: int
+    output_root: Path
+    log: Path
+
+
+@dataclass
+class _Started:
+    service: LocalService
+    process: subprocess.Popen[bytes]
+
+
+class LocalServices:
+    """A set of local services; a context manager that stops them all on exit (error,
+    Ctrl-C included)."""
+
+    def __init__(self, run_dir: Path, *, input_roots: Sequence[Path],
+                 all_services: Sequence[str], start_timeout: float = 120.0) -> None:
+        self.run_dir = run_dir
+        self.start_timeout = start_timeout
+        roots = [*input_roots, *(service_dir(run_dir, name) / "outputs" for name in all_services)]
+        self._input_roots = os.pathsep.join(str(Path(root).resolve()) for root in roots)
+        self._started: dict[str, _Started] = {}
+
+    def start(self, name: str, project: Path, *, profiles: Sequence[str] = (),
+              workers: int = 1) -> None:
+        """Launch one service (returns at once: `wait_ready` waits for them all)."""
+        folder = service_dir(self.run_dir, name)
+        (folder / "state").mkdir(parents=True, exist_ok=True)
+        (folder / "outputs").mkdir(parents=True, exist_ok=True)
+        port = _free_port()
+        environment = {key: value for key, value in os.environ.items()
+                       if key not in _OWN_VARIABLES}
+        environment.update({
+            "PESTO_STATE_DIR": str(folder / "state"), "PESTO_OUTPUT_ROOT": str(folder / "outputs"),
+            "PESTO_INPUT_ROOTS": self._input_roots, "PESTO_WORKERS": str(workers),
+            "PESTO_RESULT_RETENTION": "0",  # the run's folder is the user's: never swept
+        })
+        command = [sys.executable, "-m", "runtime.cli", "serve", str(project),
+                   "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        for profile in profiles:
+            command += ["--profile", profile]
+        log = folder / "service.log"
+        with log.open("wb") as handle:
+            process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, env=environment, cwd=folder)
+        self._started[name] = _Started(
+            LocalService(name, f"http://127.0.0.1:{port}", project, tuple(profiles), workers,
+                         folder / "outputs", log), process)
+
+    def wait_ready(self) -> dict[str, LocalService]:
+        """Block until every started service answers health 200; ServiceStartFailed if one
+        exits or the deadline passes."""
+        deadline = time.monotonic() + self.start_timeout
+        clients = {name: ServiceClient(started.service.url, timeout=2)
+                   for name, started in self._started.items()}
+        last: dict[str, str] = {}
+        try:
+            while clients:
+                for name in list(clients):
+                    self._check_alive(name)
+                    try:
+                        clients[name].health()
+                        clients.pop(name).close()
+                    except ServiceError as exc:
+                        last[name] = exc.service_message
+                if clients and time.monotonic() > deadline:
+                    name = next(iter(clients))
+                    raise ServiceStartFailed(
+                        f"service {name!r} was not healthy after {self.start_timeout:.0f} s "
+                        f"({last.get(name, 'no answer')})",
+                        hint=f"its log: {self._started[name].service.log}")
+                if clients:
+                    time.sleep(0.2)
+        finally:
+            for client in clients.values():
+                client.close()
+        return self.services
+
+    def _check_alive(self, name: str) -> None:
+        started = self._started[name]
+        if started.process.poll() is not None:
+            raise ServiceStartFailed(
+                f"service {name!r} exited (code {started.process.returncode}) before it was "
+                f"ready:\n{_tail(started.service.log)}", hint=f"its log: {started.service.log}")
+
+    @property
+    def services(self) -> dict[str, LocalService]:
+        return {name: started.service for name, started in self._started.items()}
+
+    def stop(self) -> None:
+        """SIGTERM every service, wait for them to exit (SIGKILL after a grace period)."""
+        for started in self._started.values():
+            if started.process.poll() is None:
+                started.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + _STOP_GRACE
+        for started in self._started.values():
+            try:
+                started.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                started.process.kill()
+                started.process.wait()
+
+    def __enter__(self) -> LocalServices:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.strip().splitlines()[-lines:]) or "(empty log)"
+
+
+def profiles_for(name: str, spec_profiles: Sequence[str],
+                 overrides: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """The profiles of a service: the command line's when given, else the spec's."""
+    return tuple(overrides[name]) if name in overrides else tuple(spec_profiles)

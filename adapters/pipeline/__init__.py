@@ -1,0 +1,69 @@
+"""The pipeline spec: a chain of services written in YAML (schema: schemas/pipeline.json).
+
+    pipeline = load_pipeline("examples/pipelines/cloud_mask.yaml")   # checked, or SpecError
+    for step in pipeline.ordered_steps(): ...                         # Step values, Refs inside
+
+The embedded runner (`adapters.local`) and the Conductor and Airflow generators all read the
+`Pipeline` value built here; none of them re-parses the YAML. docs/pipelines.md describes the
+format.
+"""
+
+from __future__ import annotations
+
+from adapters.pipeline.expressions import (
+    ExpressionError,
+    ResolutionError,
+    Scope,
+    compile_value,
+    parse_expression,
+    read_path,
+    resolve,
+)
+from adapters.pipeline.inputs import InputError, bind_inputs, parse_input_args
+from adapters.pipeline.loader import DEFAULT_ITEM, load_pipeline, parse_pipeline
+from adapters.pipeline.model import (
+    INPUT_TYPES,
+    NO_DEFAULT,
+    Pipeline,
+    PipelineInput,
+    Ref,
+    RefKind,
+    ServiceRef,
+    SpecError,
+    SpecProblem,
+    Step,
+    escape_token,
+    iter_refs,
+)
+from adapters.pipeline.typecheck import check_types, input_schema, output_schema
+
+__all__ = [
+    "DEFAULT_ITEM",
+    "INPUT_TYPES",
+    "NO_DEFAULT",
+    "ExpressionError",
+    "InputError",
+    "Pipeline",
+    "PipelineInput",
+    "Ref",
+    "RefKind",
+    "ResolutionError",
+    "Scope",
+    "ServiceRef",
+    "SpecError",
+    "SpecProblem",
+    "Step",
+    "bind_inputs",
+    "check_types",
+    "compile_value",
+    "escape_token",
+    "input_schema",
+    "iter_refs",
+    "load_pipeline",
+    "output_schema",
+    "parse_expression",
+    "parse_input_args",
+    "parse_pipeline",
+    "read_path",
+    "resolve",
+]

@@ -1,0 +1,140 @@
+"""`packager pipeline`: check a pipeline spec, or run it on this machine (the embedded runner)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from packager.cli._common import console, err_console
+from runtime.errors import PestoError
+
+__all__ = ["app", "NAME", "HELP"]
+
+NAME = "pipeline"
+HELP = ("Chain services with a pipeline spec (YAML, docs/pipelines.md): check it, or run it "
+        "on this machine.")
+
+app = typer.Typer(name=NAME, help=HELP, no_args_is_help=True, add_completion=False)
+
+
+class OptionError(PestoError):
+    """A command-line option value that cannot be used (names the option and the value)."""
+
+
+def _pairs(option: str, values: Sequence[str] | None) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values or []:
+        name, sep, rest = value.partition("=")
+        if not sep or not name or not rest:
+            raise OptionError(f"{option} {value!r}: expected NAME=VALUE")
+        pairs[name] = rest
+    return pairs
+
+
+def _profiles(values: Sequence[str] | None) -> dict[str, list[str]]:
+    """`-p svc=a,b -p svc=c` -> {svc: [a, b, c]}; `-p svc=` is not allowed (use the spec)."""
+    result: dict[str, list[str]] = {}
+    for value in values or []:
+        name, sep, rest = value.partition("=")
+        if not sep or not name:
+            raise OptionError(f"--profile {value!r}: expected SERVICE=PROFILE[,PROFILE...]")
+        chosen = result.setdefault(name, [])
+        chosen += [p for p in rest.replace(" ", ",").split(",") if p and p not in chosen]
+    return result
+
+
+SpecArgument = Annotated[Path, typer.Argument(help="Pipeline spec (YAML).", show_default=False)]
+ProfileOption = Annotated[list[str] | None, typer.Option(
+    "--profile", "-p", show_default=False,
+    help="SERVICE=PROFILE[,PROFILE]: profiles of a service, replacing the spec's (repeatable).")]
+
+
+@app.command("check", help="Check a spec: schema, references, cycles, and the types against "
+             "the describe documents of its project services.")
+def check(spec: SpecArgument, profile: ProfileOption = None) -> None:
+    from adapters.pipeline import check_types, load_pipeline
+    from runtime.project import ServiceProject
+
+    pipeline = load_pipeline(spec)
+    chosen = _profiles(profile)
+    unknown = [name for name in chosen if name not in pipeline.services]
+    if unknown:
+        raise OptionError(f"--profile {unknown[0]}: no such service in {spec}")
+    describes = {}
+    for name, ref in pipeline.services.items():
+        if ref.project is not None:
+            profiles = tuple(chosen.get(name, ref.profiles))
+            describes[name] = ServiceProject.load(ref.project, profiles).describe()
+    check_types(pipeline, describes)
+    flow = " -> ".join(
+        f"{step.id}[foreach {step.foreach.text}]" if step.foreach else step.id
+        for step in pipeline.ordered_steps())
+    checked = ", ".join(describes) or "none (no project services)"
+    console.print(f"{spec}: ok: {pipeline.name}: {flow}", highlight=False, markup=False,
+                  soft_wrap=True)
+    console.print(f"types checked against: {checked}", highlight=False, soft_wrap=True)
+
+
+@app.command("run", help="Run a pipeline on this machine: its project services start on "
+             "127.0.0.1, fan-out items run in parallel, OUTPUT/summary.json records the run.")
+def run(
+    spec: SpecArgument,
+    inputs: Annotated[list[str] | None, typer.Option(
+        "--input", "-i", show_default=False,
+        help="NAME=VALUE (repeatable): a path or URI for images; JSON when it parses.")] = None,
+    services: Annotated[list[str] | None, typer.Option(
+        "--service", "-s", show_default=False,
+        help="NAME=URL (repeatable): use this running service instead of starting it.")] = None,
+    profile: ProfileOption = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", show_default=False,
+        help="Output folder (default: runs/PIPELINE-YYYYmmdd-HHMMSS).")] = None,
+    parallel: Annotated[int | None, typer.Option(
+        "--parallel", envvar="PESTO_PIPELINE_PARALLEL", min=1, show_default=False,
+        help="Fan-out items in flight, and workers of the fan-out service (default: cores).")
+    ] = None,
+    start_timeout: Annotated[float, typer.Option(
+        "--start-timeout", envvar="PESTO_START_TIMEOUT",
+        help="Seconds to wait for the services to be healthy.")] = 120.0,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="PESTO_API_TOKEN", show_default=False,
+        help="Bearer token for the services given with --service.")] = None,
+) -> None:
+    from adapters.local import run_pipeline
+    from adapters.local.progress import RichProgress
+    from adapters.pipeline import load_pipeline, parse_input_args
+
+    pipeline = load_pipeline(spec)
+    given = parse_input_args(pipeline, inputs or [])
+    folder = output or Path("runs") / f"{pipeline.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with RichProgress(err_console) as progress:
+        summary = run_pipeline(pipeline, given, output_dir=folder,
+                               service_urls=_pairs("--service", services),
+                               profiles=_profiles(profile), parallel=parallel, token=token,
+                               start_timeout=start_timeout, observer=progress)
+    _print_summary(summary)
+
+
+def _print_summary(summary: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{summary.pipeline}: {summary.status} in {summary.seconds:.1f} s")
+    for column in ("step", "service", "calls", "seconds", "status"):
+        table.add_column(column)
+    for record in summary.steps:
+        table.add_row(record.id, record.service, str(record.calls), f"{record.seconds:.2f}",
+                      record.status)
+    err_console.print(table)
+    folder = summary.output_dir
+    files = {name: [str(folder / item) for item in value] if isinstance(value, list)
+             else str(folder / value) for name, value in summary.files.items()}
+    for name, path in files.items():
+        err_console.print(f"{name}: {path}", highlight=False, soft_wrap=True)
+    console.print_json(json.dumps({"status": summary.status,
+                                   "summary": str(folder / "summary.json"),
+                                   "outputs": dict(summary.outputs), "files": files}))

@@ -1,0 +1,26 @@
+"""The adapters' packages re-export their public surface (what the generators build on)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PACKAGES = {
+    "adapters.client": ["adapters.client.client", "adapters.client.errors",
+                        "adapters.client.models"],
+    "adapters.pipeline": ["adapters.pipeline.model", "adapters.pipeline.expressions",
+                          "adapters.pipeline.loader", "adapters.pipeline.inputs",
+                          "adapters.pipeline.typecheck"],
+    "adapters.local": ["adapters.local.run", "adapters.local.summary"],
+}
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_every_public_name_of_the_modules_is_exported_by_the_package(package):
+    imported = importlib.import_module(package)
+    assert [name for name in imported.__all__ if not hasattr(imported, name)] == []
+    for module_name in PACKAGES[package]:
+        module = importlib.import_module(module_name)
+        missing = sorted(set(module.__all__) - set(imported.__all__))
+        assert missing == [], f"{module_name} names not exported by {package}: {missing}"
