@@ -1,13 +1,16 @@
 """The bridge between JSON payloads and an algorithm's arguments and results.
 
-A service's bundled input and output schemas say which properties are images (`Image`, `Images`,
-`ImageRef`, `ImageRefs`). On the request path `check_inputs` validates a payload, fills in schema
-defaults and refuses image locations the service may not read, without opening any file. In the
-worker `resolve_inputs` reads the images into numpy arrays (C, H, W), or `GeoImage`s for the
-parameters annotated so, and `encode_outputs` writes the images an algorithm returns as COGs and
-answers with their `file://` URIs (by reference) or base64 (inline). A raw
-`application/octet-stream` body becomes a payload holding a `RawImage`, whose bytes the worker
-reads as they are: no base64 round trip.
+A service's bundled input and output schemas say which values are images (`Image`, `Images`,
+`ImageRef`, `ImageRefs`, or `anyOf` an Image and an ImageRef), as properties or nested in objects
+and arrays (a list of tile results each holding an ImageRef). On the request path `check_inputs`
+validates a payload, fills in schema defaults and refuses image locations the service may not
+read, without opening any file. In the worker `resolve_inputs` reads the images into numpy arrays
+(C, H, W), or `GeoImage`s for the parameters annotated so; an image whose schema says
+`"x-pesto-read": "header"` arrives as an `ImageHeader` (size and georeferencing, no pixels).
+`encode_outputs` writes the images an algorithm returns as COGs, or as PNGs for a property with
+`"contentMediaType": "image/png"`, and answers with their `file://` URIs (by reference) or base64
+(inline). An ImageRef's href may be a `data:` URI. A raw `application/octet-stream` body becomes
+a payload holding a `RawImage`, whose bytes the worker reads as they are: no base64 round trip.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import inspect
 import math
 import re
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -29,17 +32,36 @@ from runtime.errors import AlgorithmFailed, BadRequest
 from runtime.geoimage import GeoImage
 from runtime.imageio import (
     GEOTIFF_MEDIA_TYPE,
+    PNG_MEDIA_TYPE,
+    ImageHeader,
     InputPolicy,
     check_base64,
     check_uri,
     encode_base64,
+    header_of_bytes,
+    is_data_uri,
     is_inline,
     read_bytes,
+    read_header,
     read_image,
     read_image_ref,
     write_image,
+    write_png,
 )
-from runtime.project import image_kind
+from runtime.imageio.locations import (
+    EITHER,
+    LIST_OF,
+    ImageNode,
+    deref,
+    image_nodes,
+    image_properties,
+    image_type,
+    image_values,
+    replace_images,
+    split_list,
+    value_type,
+    wants_png,
+)
 
 __all__ = [
     "EncodedOutputs",
@@ -52,7 +74,6 @@ __all__ = [
     "resolve_inputs",
 ]
 
-_LIST_OF = {"Images": "Image", "ImageRefs": "ImageRef"}
 _MAX_SHOWN = 80  # characters of a value quoted in an error message
 _MAX_MESSAGE = 300
 _SCHEMA_HINT = "the service's input schema is in its describe document (GET /api/v1/describe)"
@@ -92,22 +113,29 @@ def check_inputs(payload: dict, input_schema: dict, policy: InputPolicy) -> None
         raise BadRequest(f"the input must be a JSON object, not {type(payload).__name__}",
                          hint=_SCHEMA_HINT)
     _apply_defaults(payload, input_schema, input_schema.get("definitions") or {})
-    images = _image_properties(input_schema)
-    error = _first_error(_stand_ins(payload, images), input_schema)
+    error = _first_error(_stand_ins(payload, image_properties(input_schema)), input_schema)
     if error is not None:
         pointer, field, fault = _describe(error)
         raise BadRequest(f"invalid input {field!r} at {pointer}: {fault}", hint=_SCHEMA_HINT)
-    for name, kind in images.items():
-        for field, value in _items(name, kind, payload.get(name)):
-            if isinstance(value, RawImage):
-                continue
-            if kind.startswith("ImageRef"):
-                check_uri(value.get("href", "") if isinstance(value, dict) else "", policy,
-                          field=field)
-            elif is_inline(value):
-                check_base64(value, field=field)
-            else:
-                check_uri(value, policy, field=field)
+    for node in image_nodes(input_schema):
+        for label, found in image_values(payload, node.path, ""):
+            for field, value in split_list(label, node.kind, found):
+                _check_location(value_type(node.kind, value), value, policy, field)
+
+
+def _check_location(kind: str, value: Any, policy: InputPolicy, field: str) -> None:
+    if isinstance(value, RawImage):
+        return
+    if kind == "ImageRef":
+        href = value.get("href", "") if isinstance(value, Mapping) else ""
+        if isinstance(href, str) and is_data_uri(href):
+            check_base64(href, field=field)
+        else:
+            check_uri(href, policy, field=field)
+    elif is_inline(value):
+        check_base64(value, field=field)
+    else:
+        check_uri(value, policy, field=field)
 
 
 def body_to_payload(data: bytes, input_schema: dict) -> dict[str, Any]:
@@ -116,7 +144,8 @@ def body_to_payload(data: bytes, input_schema: dict) -> dict[str, Any]:
         raise BadRequest("the request body is empty: send the bytes of an image file")
     properties = input_schema.get("properties") or {}
     required = [name for name in input_schema.get("required", []) if name in properties]
-    images = [name for name in required if _kind(properties[name]) in ("Image", "ImageRef")]
+    images = [name for name in required
+              if image_type(properties[name]) in ("Image", "ImageRef", EITHER)]
     if len(images) != 1:
         raise BadRequest(
             "a raw application/octet-stream body is only accepted by a service with exactly one "
@@ -125,7 +154,7 @@ def body_to_payload(data: bytes, input_schema: dict) -> dict[str, Any]:
             hint="send a JSON body (application/json) following the input schema")
     definitions = input_schema.get("definitions") or {}
     others = [name for name in required if name != images[0]
-              and "default" not in _deref(properties[name], definitions)
+              and "default" not in deref(properties[name], definitions)
               and "default" not in properties[name]]
     if others:
         raise BadRequest(
@@ -143,19 +172,24 @@ def resolve_inputs(
     """The keyword arguments of `Process.process`: images read, other values as given."""
     kwargs = dict(payload)
     _apply_defaults(kwargs, input_schema, input_schema.get("definitions") or {})
-    for name, kind in _image_properties(input_schema).items():
-        value = kwargs.get(name)
-        if value is None:
-            continue
-        images = [_read(kind, item, policy, field) for field, item in _items(name, kind, value)]
-        if name not in georeferenced:
-            images = [image.data for image in images]
-        kwargs[name] = images if kind in _LIST_OF else images[0]
+    for node in image_nodes(input_schema):
+
+        def read(value: Any, label: str, node: ImageNode = node) -> Any:
+            if value is None:
+                return None
+            images = [_read(node, item, policy, field)
+                      for field, item in split_list(label, node.kind, value)]
+            if node.path[0] not in georeferenced:
+                images = [getattr(image, "data", image) for image in images]  # headers stay
+            return images if node.kind in LIST_OF else images[0]
+
+        kwargs = replace_images(kwargs, node.path, "", read)
     return kwargs
 
 
 def georeferenced_parameters(func: Callable[..., Any]) -> set[str]:
-    """Parameters annotated `GeoImage` (or list[GeoImage], GeoImage | None...): they get GeoImages."""
+    """Parameters annotated `GeoImage` or `RefImage` (or list[GeoImage], GeoImage | None...):
+    they get GeoImages (RefImages for ImageRefs); the others numpy arrays."""
     try:
         hints = typing.get_type_hints(func)
     except Exception:  # an annotation naming something not importable here: read the text
@@ -171,23 +205,29 @@ def _mentions_geoimage(annotation: Any) -> bool:
     if isinstance(annotation, typing.ForwardRef):
         annotation = annotation.__forward_arg__
     if isinstance(annotation, str):
-        return re.search(r"\bGeoImage\b", annotation) is not None
-    if annotation is GeoImage or getattr(annotation, "__name__", None) == "GeoImage":
+        return re.search(r"\b(GeoImage|RefImage)\b", annotation) is not None
+    if isinstance(annotation, type) and issubclass(annotation, GeoImage):
+        return True
+    if getattr(annotation, "__name__", None) in ("GeoImage", "RefImage"):
         return True
     return any(_mentions_geoimage(arg) for arg in typing.get_args(annotation))
 
 
-def _read(kind: str, value: Any, policy: InputPolicy, field: str) -> GeoImage:
+def _read(node: ImageNode, value: Any, policy: InputPolicy, field: str) -> GeoImage | ImageHeader:
     if isinstance(value, RawImage):
+        if node.header:
+            return header_of_bytes(value.data, field=field)
         return read_bytes(value.data, field=field)
-    if kind.startswith("ImageRef"):
+    if node.header:
+        return read_header(value, policy, field=field)
+    if value_type(node.kind, value) == "ImageRef":
         return read_image_ref(value, policy, field=field)
     return read_image(value, policy, field=field)
 
 
 # --- worker: outputs -------------------------------------------------------------------------
 def encode_outputs(result: Any, output_schema: dict, out_dir: Path, *, inline: bool) -> EncodedOutputs:
-    """The algorithm's return value as JSON; images written into `out_dir` as COGs.
+    """The algorithm's return value as JSON; images written into `out_dir` as COGs (or PNGs).
 
     Nothing written stays behind when the result breaks the output schema (AlgorithmFailed).
     """
@@ -206,16 +246,17 @@ def encode_outputs(result: Any, output_schema: dict, out_dir: Path, *, inline: b
 
 
 class _OutputEncoder:
-    """Writes image values as `<name>.tif` / `<name>_<i>.tif` and turns the rest into JSON."""
+    """Writes image values as `<name>.tif` / `<name>_<i>.tif` (`.png` for image/png) and turns
+    the rest into JSON."""
 
     def __init__(self, out_dir: Path, *, inline: bool) -> None:
         self.out_dir, self.inline = out_dir, inline
         self.files: list[OutputFile] = []
 
     def encode(self, result: Any, schema: dict) -> Any:
-        kind = _kind(schema)
+        kind = image_type(schema)
         if kind is not None:
-            return self.images("output", kind, result)
+            return self.images("output", kind, result, png=wants_png(schema))
         properties = schema.get("properties")
         if not isinstance(properties, dict):
             return _to_json(result, "output")
@@ -227,32 +268,36 @@ class _OutputEncoder:
         encoded = {}
         for key, value in mapping.items():
             name = str(key)
-            kind = _kind(properties.get(name) or {})
-            encoded[name] = self.images(name, kind, value) if kind else _to_json(value, name)
+            schema = properties.get(name) or {}
+            kind = image_type(schema)
+            encoded[name] = (self.images(name, kind, value, png=wants_png(schema)) if kind
+                             else _to_json(value, name))
         return encoded
 
-    def images(self, name: str, kind: str, value: Any) -> Any:
-        if kind not in _LIST_OF:
-            return self.image(name, kind, value, field=name)
+    def images(self, name: str, kind: str, value: Any, *, png: bool = False) -> Any:
+        if kind not in LIST_OF:
+            return self.image(name, kind, value, field=name, png=png)
         if not isinstance(value, (list, tuple)):
             raise AlgorithmFailed(
                 f"output {name!r} must be a list of images ({kind}), not {type(value).__name__}")
-        return [self.image(f"{name}_{i}", _LIST_OF[kind], item, field=f"{name}[{i}]")
+        return [self.image(f"{name}_{i}", LIST_OF[kind], item, field=f"{name}[{i}]", png=png)
                 for i, item in enumerate(value)]
 
-    def image(self, stem: str, kind: str, value: Any, *, field: str) -> Any:
+    def image(self, stem: str, kind: str, value: Any, *, field: str, png: bool = False) -> Any:
         if not isinstance(value, (GeoImage, np.ndarray)):
             if value is None or isinstance(value, (str, dict)):
                 return _to_json(value, field)  # already a URI, base64 or ImageRef: schema judges
             raise AlgorithmFailed(
                 f"output {field!r} must be an image (GeoImage or numpy array) or a URI, "
                 f"not {type(value).__name__}")
-        path = self.out_dir / f"{re.sub(r'[^A-Za-z0-9._-]', '_', stem)}.tif"
+        suffix, write, media_type = ((".png", write_png, PNG_MEDIA_TYPE) if png
+                                     else (".tif", write_image, GEOTIFF_MEDIA_TYPE))
+        path = self.out_dir / f"{re.sub(r'[^A-Za-z0-9._-]', '_', stem)}{suffix}"
         try:
-            write_image(value, path)
+            write(value, path)
         except (TypeError, ValueError) as exc:
             raise AlgorithmFailed(f"output {field!r}: cannot write the image: {exc}") from exc
-        self.files.append(OutputFile(name=stem, path=path, media_type=GEOTIFF_MEDIA_TYPE))
+        self.files.append(OutputFile(name=stem, path=path, media_type=media_type))
         if kind == "ImageRef":
             return {"href": path.as_uri()}  # a reference even when inline is asked
         return encode_base64(path) if self.inline else path.as_uri()
@@ -302,59 +347,20 @@ def _to_json(value: Any, where: str) -> Any:
 
 
 # --- schema helpers --------------------------------------------------------------------------
-def _kind(schema: Any) -> str | None:
-    """The image type of a property: a shared $ref, or an array of Image/ImageRef items."""
-    if not isinstance(schema, dict):
-        return None
-    kind = image_kind(schema)
-    items = schema.get("items")
-    if kind is None and schema.get("type") == "array" and isinstance(items, dict):
-        item = image_kind(items)
-        kind = f"{item}s" if item in _LIST_OF.values() else None
-    return kind
-
-
-def _image_properties(schema: dict) -> dict[str, str]:
-    properties = schema.get("properties") or {}
-    return {name: kind for name, sub in properties.items() if (kind := _kind(sub))}
-
-
-def _items(name: str, kind: str, value: Any) -> Iterator[tuple[str, Any]]:
-    """(field label, single image value) for a property's value, one or a list."""
-    if value is None:
-        return
-    if kind in _LIST_OF and isinstance(value, list):
-        yield from ((f"{name}[{i}]", item) for i, item in enumerate(value))
-    else:
-        yield name, value
-
-
 def _stand_ins(payload: dict, images: dict[str, str]) -> dict:
     """The payload to validate: each RawImage replaced by a value of its schema type."""
     if not any(isinstance(value, RawImage) for value in payload.values()):
         return payload
-    stand_in = {"Image": "raw-body", "ImageRef": {"href": "raw-body"}}
+    stand_in = {"Image": "raw-body", EITHER: "raw-body", "ImageRef": {"href": "raw-body"}}
     return {name: stand_in.get(images.get(name, ""), value) if isinstance(value, RawImage)
             else value for name, value in payload.items()}
-
-
-def _deref(schema: dict, definitions: dict) -> dict:
-    for _ in range(8):  # a chain of $refs, never a loop
-        ref = schema.get("$ref")
-        if not (isinstance(ref, str) and ref.startswith("#/definitions/")):
-            break
-        target = definitions.get(ref.removeprefix("#/definitions/"))
-        if not isinstance(target, dict):
-            break
-        schema = target
-    return schema
 
 
 def _apply_defaults(instance: Any, schema: Any, definitions: dict, depth: int = 0) -> None:
     """Add each missing property that has a default, at every level of objects and arrays."""
     if depth > 16 or not isinstance(schema, dict):
         return
-    schema = _deref(schema, definitions)
+    schema = deref(schema, definitions)
     if isinstance(instance, dict):
         for name, sub in (schema.get("properties") or {}).items():
             if not isinstance(sub, dict):
@@ -362,7 +368,7 @@ def _apply_defaults(instance: Any, schema: Any, definitions: dict, depth: int = 
             if name in instance:
                 _apply_defaults(instance[name], sub, definitions, depth + 1)
                 continue
-            default = sub.get("default", _deref(sub, definitions).get("default", _MISSING))
+            default = sub.get("default", deref(sub, definitions).get("default", _MISSING))
             if default is not _MISSING:
                 instance[name] = copy.deepcopy(default)
     elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
@@ -370,8 +376,24 @@ def _apply_defaults(instance: Any, schema: Any, definitions: dict, depth: int = 
             _apply_defaults(item, schema["items"], definitions, depth + 1)
 
 
+_VALIDATORS: dict[int, tuple[dict, jsonschema.Draft7Validator]] = {}
+
+
+def _validator(schema: dict) -> jsonschema.Draft7Validator:
+    """One validator per schema object: building one costs more than a small validation."""
+    entry = _VALIDATORS.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_VALIDATORS) > 64:
+            _VALIDATORS.clear()
+        entry = _VALIDATORS[id(schema)] = (schema, jsonschema.Draft7Validator(schema))
+    return entry[1]
+
+
 def _first_error(instance: Any, schema: dict) -> jsonschema.ValidationError | None:
-    return jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(instance))
+    validator = _validator(schema)
+    if validator.is_valid(instance):  # the common case, without collecting errors
+        return None
+    return jsonschema.exceptions.best_match(validator.iter_errors(instance))
 
 
 def _describe(error: jsonschema.ValidationError) -> tuple[str, str, str]:

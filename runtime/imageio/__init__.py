@@ -2,8 +2,10 @@
 
     policy    which locations a request may name (`InputPolicy`, `check_uri`), cheaply
     inline    base64 and data: URI images
-    reading   Image values, ImageRef windows and raw bytes into `GeoImage`s
-    writing   lossless COG outputs written atomically, base64 for inline answers
+    reading   Image values, ImageRef windows (`RefImage`) and raw bytes into `GeoImage`s
+    writing   lossless COG outputs (PNG for quicklooks) written atomically, base64 for inline
+    header    an image's size and georeferencing without its pixels (`ImageHeader`)
+    locations where images are in a payload, found through the service's schema
     boundary  rasterio/GDAL failures turned into the runtime's own errors
 
 The payload layer (`runtime.payload`) drives these from a service's input and output schemas.
@@ -12,7 +14,23 @@ The payload layer (`runtime.payload`) drives these from a service's input and ou
 from __future__ import annotations
 
 from runtime.imageio.boundary import gdal_errors, no_georeferencing_warning, reading_env
-from runtime.imageio.inline import check_base64, decode_base64
+from runtime.imageio.header import HEADER_READ, ImageHeader, header_of_bytes, read_header
+from runtime.imageio.inline import check_base64, decode_base64, is_data_uri
+from runtime.imageio.locations import (
+    EACH,
+    EITHER,
+    LIST_OF,
+    ImageNode,
+    deref,
+    image_nodes,
+    image_properties,
+    image_type,
+    image_values,
+    replace_images,
+    split_list,
+    value_type,
+    wants_png,
+)
 from runtime.imageio.policy import (
     REMOTE_SCHEMES,
     InputPolicy,
@@ -21,12 +39,36 @@ from runtime.imageio.policy import (
     is_inline,
     resolve_uri,
 )
-from runtime.imageio.reading import read_bytes, read_image, read_image_ref
-from runtime.imageio.writing import GEOTIFF_MEDIA_TYPE, cog_options, encode_base64, write_image
+from runtime.imageio.reading import RefImage, read_bytes, read_image, read_image_ref
+from runtime.imageio.writing import (
+    GEOTIFF_MEDIA_TYPE,
+    PNG_MEDIA_TYPE,
+    cog_options,
+    encode_base64,
+    write_image,
+    write_png,
+)
 
 __all__ = [
+    "EACH",
+    "EITHER",
+    "LIST_OF",
+    "ImageNode",
+    "RefImage",
+    "deref",
+    "image_nodes",
+    "image_properties",
+    "image_type",
+    "image_values",
+    "replace_images",
+    "split_list",
+    "value_type",
+    "wants_png",
     "GEOTIFF_MEDIA_TYPE",
+    "HEADER_READ",
+    "PNG_MEDIA_TYPE",
     "REMOTE_SCHEMES",
+    "ImageHeader",
     "InputPolicy",
     "check_base64",
     "check_uri",
@@ -35,12 +77,16 @@ __all__ = [
     "display_uri",
     "encode_base64",
     "gdal_errors",
+    "header_of_bytes",
+    "is_data_uri",
     "no_georeferencing_warning",
     "is_inline",
     "read_bytes",
     "read_image",
+    "read_header",
     "read_image_ref",
     "reading_env",
     "resolve_uri",
     "write_image",
+    "write_png",
 ]

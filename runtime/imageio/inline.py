@@ -12,12 +12,17 @@ import re
 
 from runtime.errors import BadRequest
 
-__all__ = ["check_base64", "decode_base64"]
+__all__ = ["check_base64", "decode_base64", "is_data_uri"]
 
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/=_\-\s]*")
 _WHITESPACE = re.compile(r"\s")
 _URLSAFE = str.maketrans("-_", "+/")
 _HINT = "give file:///path, http(s)://, s3://, gs:// or the base64 of an image file"
+
+
+def is_data_uri(value: str) -> bool:
+    """True for a `data:` URI: an image carried inside a URI, e.g. an ImageRef's href."""
+    return value.lstrip()[:5].lower() == "data:"
 
 
 def check_base64(value: str, *, field: str = "image") -> None:
@@ -51,7 +56,7 @@ def decode_base64(value: str, *, field: str = "image") -> bytes:
 def _base64_text(value: str, field: str) -> str:
     """The base64 part of a value: all of it, or what follows the comma of a data: URI."""
     text = value.strip()
-    if text[:5].lower() != "data:":
+    if not is_data_uri(text):
         return text
     header, comma, text = text.partition(",")
     if not comma or not header.lower().endswith(";base64"):

@@ -3,8 +3,12 @@
 An Image value is read whole, wherever it is. An ImageRef reads only its window grown by its
 margin, clipped at the raster's borders: the resulting `GeoImage.margin` says how many pixels of
 context were actually read on each side, and its transform is the one of the block read, so an
-algorithm can compute on the block and crop back with `GeoImage.core()`. Any format GDAL reads
-is accepted (GeoTIFF/COG, PNG, JPEG, ...).
+algorithm can compute on the block and crop back with `GeoImage.core()`. An ImageRef's href may
+also be a `data:` URI (the raster itself, base64): small tests and literals travel as references
+that way. What an ImageRef read gives is a `RefImage`: a GeoImage that also knows the ref's
+window in the source raster, the margin it asked for and the source's size, so an algorithm can
+say where its result goes in the scene and whether it had the context it needs. Any format GDAL
+reads is accepted (GeoTIFF/COG, PNG, JPEG, ...).
 """
 
 from __future__ import annotations
@@ -21,19 +25,36 @@ from rasterio.windows import Window
 from runtime.errors import BadRequest, UnprocessableInput
 from runtime.geoimage import GeoImage
 from runtime.imageio.boundary import gdal_errors, reading_env
-from runtime.imageio.inline import decode_base64
+from runtime.imageio.inline import decode_base64, is_data_uri
 from runtime.imageio.policy import InputPolicy, display_uri, is_inline, resolve_uri
 
-__all__ = ["read_bytes", "read_image", "read_image_ref"]
+__all__ = ["RefImage", "read_bytes", "read_image", "read_image_ref"]
+
+
+@dataclass(frozen=True)
+class RefImage(GeoImage):
+    """A GeoImage read through an ImageRef, and where in its source it was read.
+
+    `window` is the ref's window in the source raster's pixels (the whole raster when the ref
+    had none); `ref_margin` is the margin the ref asked for, while `margin` says what was read
+    once clipped at the raster's borders; `raster_shape` is the source's (rows, cols).
+    """
+
+    href: str = ""
+    window: Window | None = None
+    ref_margin: int = 0
+    raster_shape: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
 class _Request:
-    """What part of a raster to read: a window (None: all), its margin, 1-based bands."""
+    """What part of a raster to read: a window (None: all), its margin, 1-based bands; `href`
+    when it comes from an ImageRef (the read then gives a `RefImage`)."""
 
     window: Window | None = None
     margin: int = 0
     bands: tuple[int, ...] | None = None
+    href: str | None = None
 
 
 def read_image(value: str, policy: InputPolicy, *, field: str = "image") -> GeoImage:
@@ -47,21 +68,27 @@ def read_image(value: str, policy: InputPolicy, *, field: str = "image") -> GeoI
     return _read_path(path, _Request(), field=field, where=display_uri(value))
 
 
-def read_image_ref(ref: Mapping[str, Any], policy: InputPolicy, *, field: str = "image") -> GeoImage:
+def read_image_ref(ref: Mapping[str, Any], policy: InputPolicy, *, field: str = "image") -> RefImage:
     """An ImageRef {href, window?, margin?, bands?}: only the window plus margin is read."""
     href, request = _parse_ref(ref, field)
+    if is_data_uri(href):
+        return _read_memory(decode_base64(href, field=field), request, field=field)
     path = resolve_uri(href, policy, field=field)
     return _read_path(path, request, field=field, where=display_uri(href))
 
 
 def read_bytes(data: bytes, *, field: str = "body") -> GeoImage:
     """A whole raster from the bytes of a file (a raw request body or decoded base64)."""
+    return _read_memory(data, _Request(), field=field)
+
+
+def _read_memory(data: bytes, request: _Request, *, field: str) -> GeoImage:
     if not data:
         raise BadRequest(f"input {field!r}: the image data is empty")
     where = f"the {len(data)} bytes of image data"
     with (reading_env(), gdal_errors(field=field, where=where),
           MemoryFile(bytes(data)) as memfile, memfile.open() as src):
-        return _read_dataset(src, _Request(), field=field, where=where)
+        return _read_dataset(src, request, field=field, where=where)
 
 
 def _read_path(path: str, request: _Request, *, field: str, where: str) -> GeoImage:
@@ -70,19 +97,33 @@ def _read_path(path: str, request: _Request, *, field: str, where: str) -> GeoIm
 
 
 def _read_dataset(src: DatasetReader, request: _Request, *, field: str, where: str) -> GeoImage:
+    indexes = _indexes(src, request, field=field, where=where)
+    block, margin = _block(src, request, field=field, where=where)
+    data = src.read(indexes, window=block)
+    values = {"data": data, "crs": src.crs, "transform": _transform(src, block),
+              "nodata": _nodata(src.nodatavals[indexes[0] - 1], data.dtype), "margin": margin}
+    if request.href is None:
+        return GeoImage(**values)
+    return RefImage(**values, href=request.href, ref_margin=request.margin,
+                    window=request.window or Window(0, 0, src.width, src.height),
+                    raster_shape=(src.height, src.width))
+
+
+def _indexes(src: DatasetReader, request: _Request, *, field: str, where: str) -> list[int]:
+    """The 1-based bands to read, checked against the raster's band count."""
     indexes = list(request.bands) if request.bands else list(range(1, src.count + 1))
     missing = [band for band in indexes if not 1 <= band <= src.count]
     if missing:
         raise UnprocessableInput(
             f"input {field!r}: band {missing[0]} requested but {where} has {src.count} band(s)")
-    block, margin = _block(src, request, field=field, where=where)
-    data = src.read(indexes, window=block)
-    transform = src.window_transform(block)
+    return indexes
+
+
+def _transform(src: DatasetReader, window: Window) -> Any:
+    transform = src.window_transform(window)
     if src.crs is None and transform.is_identity:
-        transform = None  # no georeferencing at all: say so rather than invent pixel coordinates
-    return GeoImage(
-        data=data, crs=src.crs, transform=transform,
-        nodata=_nodata(src.nodatavals[indexes[0] - 1], data.dtype), margin=margin)
+        return None  # no georeferencing at all: say so rather than invent pixel coordinates
+    return transform
 
 
 def _block(
@@ -134,7 +175,7 @@ def _parse_ref(ref: Mapping[str, Any], field: str) -> tuple[str, _Request]:
             not isinstance(bands, Sequence) or not bands
             or not all(_is_int(b, minimum=1) for b in bands)):
         raise BadRequest(f"input {field!r}: bands must be a list of 1-based band indexes")
-    return ref["href"], _Request(window=window, margin=margin,
+    return ref["href"], _Request(window=window, margin=margin, href=ref["href"],
                                  bands=tuple(bands) if bands is not None else None)
 
 

@@ -7,7 +7,7 @@ import importlib
 import runtime.imageio
 import runtime.payload
 
-MODULES = ("boundary", "inline", "policy", "reading", "writing")
+MODULES = ("boundary", "header", "inline", "locations", "policy", "reading", "writing")
 
 
 def test_the_package_exports_every_public_name_of_its_modules():

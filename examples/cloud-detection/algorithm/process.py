@@ -1,0 +1,111 @@
+"""The cloud-detection service: one tile of a scene in, its cloud mask and cloud fraction out.
+
+A tile is an ImageRef {href, window, margin}. The runtime reads the window grown by the margin
+(clipped at the scene's borders) as a `RefImage`, which also says where the window sits in the
+scene. The detector runs on the whole block read and the mask is cropped back to the window, so
+every pixel of the window was classified with its full context. For the spectral detector, whose
+reach is bounded (`detector.margin` pixels), the tile's mask is then exactly the whole scene's
+mask on the window: the merge of all tiles equals one run on the whole scene. A tile whose
+context is shorter than that reach on a side that is not the scene's border would break this
+silently, so it is refused with a message naming both values. The CNN's margin is only advisory
+(its result depends on where the image is cut anyway): a short one is logged, not refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from runtime import GeoImage, report_progress
+from runtime.errors import BadRequest, PestoError
+from runtime.imageio import RefImage
+
+from .bands import NODATA
+from .detector import cloud_fraction, load_config, make_detector
+
+__all__ = ["Process"]
+
+logger = logging.getLogger(__name__)
+
+_SIDES = ("top", "left", "bottom", "right")
+
+
+class Process:
+    def on_start(self, config: dict[str, Any] | None = None) -> None:
+        """Build the configured detector once per worker (loads the CNN for `dl`)."""
+        self.config = load_config(config)
+        self.detector = make_detector(self.config)
+        self.exact = self.config.algorithm == "spectral"
+        logger.info("cloud detector %s ready (margin %d)", self.config.algorithm,
+                    self.detector.margin)
+
+    def process(self, tile: RefImage) -> dict[str, Any]:
+        window, scene_shape = _placement(tile)
+        self._check_context(tile, window, scene_shape)
+        report_progress(10, "tile read")
+        with _portable_errors():
+            mask = self.detector.detect(tile.data, nodata=tile.nodata)
+        report_progress(90, "detected")
+        core = GeoImage(mask[np.newaxis], crs=tile.crs, transform=tile.transform, nodata=NODATA,
+                        margin=tile.margin).core()
+        return {
+            "mask": core,
+            "window": window,
+            "cloud_fraction": cloud_fraction(core.data[0]),
+            "valid_pixels": int(np.count_nonzero(core.data[0] != NODATA)),
+        }
+
+    def _check_context(self, tile: GeoImage, window: dict[str, int],
+                       scene_shape: tuple[int, int]) -> None:
+        """Refuse (or, for the CNN, log) a tile read with less context than the detector needs."""
+        required = self.detector.margin
+        rows, cols = scene_shape
+        to_border = (window["row_off"], window["col_off"],
+                     rows - window["row_off"] - window["height"],
+                     cols - window["col_off"] - window["width"])
+        short = [side for side, read, border in zip(_SIDES, tile.margin, to_border, strict=True)
+                 if read < min(required, border)]
+        if not short:
+            return
+        asked = getattr(tile, "ref_margin", 0)
+        message = (f"tile margin {asked} is smaller than the {required} pixels of context the "
+                   f"{self.config.algorithm} detector needs (short on the {', '.join(short)} of "
+                   f"window {window}, which is not at the scene's border there): the merged mask "
+                   "would not equal the whole scene's")
+        if self.exact:
+            raise BadRequest(message, hint=f"cut the tiles with margin >= {required}")
+        logger.warning("%s", message)
+
+
+def _placement(tile: GeoImage) -> tuple[dict[str, int], tuple[int, int]]:
+    """The tile's window in scene pixels and the scene's (rows, cols).
+
+    A tile given as a raw image (not an ImageRef) is a whole scene of its own.
+    """
+    if isinstance(tile, RefImage) and tile.window is not None:
+        w = tile.window
+        window = {"col_off": int(w.col_off), "row_off": int(w.row_off),
+                  "width": int(w.width), "height": int(w.height)}
+        return window, tile.raster_shape
+    rows, cols = tile.shape[1:]
+    return {"col_off": 0, "row_off": 0, "width": cols, "height": rows}, (rows, cols)
+
+
+@contextmanager
+def _portable_errors() -> Iterator[None]:
+    """The detectors' own errors re-raised as their runtime.errors class (same status, message).
+
+    The error travels from the worker to the service process, which cannot import this
+    package: a class defined here would not unpickle there.
+    """
+    try:
+        yield
+    except PestoError as exc:
+        base = next(c for c in type(exc).__mro__ if c.__module__ == "runtime.errors")
+        if base is type(exc):
+            raise
+        raise base(exc.message, hint=exc.hint) from None

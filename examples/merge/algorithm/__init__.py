@@ -1,0 +1,1 @@
+"""Merge: tile masks placed back into one scene mask, its cloud fraction and a quicklook."""
