@@ -46,7 +46,7 @@ class GeoImage:
         if transform is not None and (top or left):
             from affine import Affine
 
-            transform = transform * Affine.translation(left, top)
+            transform = transform @ Affine.translation(left, top)
         return replace(self, data=data, transform=transform, margin=(0, 0, 0, 0))
 
     def with_data(self, data: np.ndarray, *, nodata: float | int | None = None) -> GeoImage:
