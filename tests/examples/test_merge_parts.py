@@ -45,12 +45,12 @@ def test_mosaic_refuses_holes_overlaps_and_misfits_naming_the_windows(tiles, fau
 def test_quicklook_colours_and_longest_side():
     mask = np.array([[0, 1], [2, 255]], np.uint8)
     picture = quicklook(mask)
-    assert picture.shape == (4, 2, 2) and picture.dtype == np.uint8
-    assert picture[:, 0, 0].tolist() == [0, 0, 0, 0]  # clear: transparent
-    assert picture[:, 0, 1].tolist() == [255, 255, 255, 255]  # cloud: white
-    assert picture[:, 1, 0].tolist() == [0, 0, 139, 255]  # shadow: dark blue
-    assert picture[:, 1, 1].tolist() == [0, 0, 0, 255]  # nodata: black
-    assert PALETTE[7].tolist() == [255, 0, 255, 255]  # an unknown code shows
+    assert picture.shape == (3, 2, 2) and picture.dtype == np.uint8
+    assert picture[:, 0, 0].tolist() == [64, 64, 64]  # clear: dark grey
+    assert picture[:, 0, 1].tolist() == [255, 255, 255]  # cloud: white
+    assert picture[:, 1, 0].tolist() == [0, 0, 139]  # shadow: dark blue
+    assert picture[:, 1, 1].tolist() == [0, 0, 0]  # nodata: black
+    assert PALETTE[7].tolist() == [255, 0, 255]  # an unknown code shows
 
 
 @pytest.mark.parametrize(("shape", "expected"), [

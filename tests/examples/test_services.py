@@ -151,3 +151,37 @@ def test_cloud_detection_bands_missing_from_the_tile_are_422_naming_them(chain, 
     ref = {"href": scene.path.as_uri(), "bands": [1, 2, 3, 4]}
     message = error(chain, chain.detection, {"tile": ref}, 422)
     assert "4 band(s)" in message and "swir1" in message
+
+
+def test_tiling_reads_no_pixels_so_a_huge_scene_answers_at_once(chain):
+    import rasterio
+
+    # 60000 x 60000 uint16 (7.2 GB of pixels) in a sparse file of a few kilobytes: reading its
+    # pixels would take minutes and all the memory; reading its header takes nothing.
+    huge = chain.root / "inputs" / "huge.tif"
+    with rasterio.open(huge, "w", driver="GTiff", width=60000, height=60000, count=1,
+                       dtype="uint16", tiled=True, sparse_ok=True, crs="EPSG:32631",
+                       transform=rasterio.transform.from_origin(0, 600000, 10, 10)):
+        pass
+    assert huge.stat().st_size < 1_000_000
+    answer = chain.call(chain.tiling, {"scene": huge.as_uri(), "tile_size": 1024})
+    assert (answer["width"], answer["height"], answer["count"]) == (60000, 60000, 59 * 59)
+    assert answer["tiles"][-1]["window"] == {"col_off": 59392, "row_off": 59392, "width": 608,
+                                             "height": 608}
+
+
+def test_merge_async_results_serve_the_quicklook_as_png(chain, scene, results):
+    from tests.conftest import wait_until
+
+    with chain.merge.client() as http:
+        job = http.post("/jobs", json={"scene": scene.path.as_uri(), "tiles": results}).json()
+        status = wait_until(lambda: (s := http.get(f"/jobs/{job['jobId']}/status").json())
+                            ["status"] in ("SUCCEEDED", "FAILED") and s, timeout=60,
+                            what="merge job")
+        assert status["status"] == "SUCCEEDED", status
+        listed = {r["id"]: r["_link"]["type"]
+                  for r in http.get(f"/jobs/{job['jobId']}/results").json()}
+        quicklook = http.get(f"/jobs/{job['jobId']}/results/quicklook")
+    assert listed["quicklook"] == "image/png" and listed["mask"].startswith("image/tiff")
+    assert quicklook.headers["content-type"] == "image/png"
+    assert quicklook.content[:8] == b"\x89PNG\r\n\x1a\n"

@@ -72,9 +72,10 @@ class Process:
         if not short:
             return
         asked = getattr(tile, "ref_margin", 0)
+        where = " ".join(f"{key}={value}" for key, value in window.items())
         message = (f"tile margin {asked} is smaller than the {required} pixels of context the "
                    f"{self.config.algorithm} detector needs (short on the {', '.join(short)} of "
-                   f"window {window}, which is not at the scene's border there): the merged mask "
+                   f"window {where}, which is not at the scene's border there): the merged mask "
                    "would not equal the whole scene's")
         if self.exact:
             raise BadRequest(message, hint=f"cut the tiles with margin >= {required}")

@@ -37,7 +37,7 @@ class Output(BaseModel):
         description="Cloud share of the scene's pixels with data; null when all are nodata")
     quicklook: Annotated[str, Image] = Field(
         json_schema_extra={"contentMediaType": "image/png"},
-        description="PNG (RGBA) of the mask, at most 1024 px on its longer side: clear "
-                    "transparent, cloud white, shadow dark blue, nodata black")
+        description="PNG (RGB) of the mask, at most 1024 px on its longer side: clear "
+                    "dark grey, cloud white, shadow dark blue, nodata black")
 
 
