@@ -12,15 +12,15 @@ of its items' masks, in item order).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.pipeline.model import Ref, escape_token
 from runtime.errors import PestoError
 
-__all__ = ["ExpressionError", "ResolutionError", "Scope", "compile_value", "parse_expression",
-           "read_path", "resolve"]
+__all__ = ["ExpressionError", "ResolutionError", "Scope", "compile_value", "map_refs",
+           "parse_expression", "read_path", "resolve"]
 
 _NAME = r"[A-Za-z][A-Za-z0-9_-]*"
 _SEGMENT = r"[A-Za-z0-9_-]+"
@@ -92,15 +92,21 @@ class Scope:
         return Scope(self.inputs, self.steps, {**self.items, name: value})
 
 
+def map_refs(value: Any, function: Callable[[Ref], Any]) -> Any:
+    """The compiled value with each Ref replaced by `function(ref)`: how a run resolves them,
+    and how a generator writes them in its orchestrator's syntax."""
+    if isinstance(value, Ref):
+        return function(value)
+    if isinstance(value, Mapping):
+        return {key: map_refs(sub, function) for key, sub in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [map_refs(sub, function) for sub in value]
+    return value
+
+
 def resolve(value: Any, scope: Scope) -> Any:
     """The compiled value with every Ref replaced by what it names in `scope`."""
-    if isinstance(value, Ref):
-        return _resolve_ref(value, scope)
-    if isinstance(value, Mapping):
-        return {key: resolve(sub, scope) for key, sub in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [resolve(sub, scope) for sub in value]
-    return value
+    return map_refs(value, lambda ref: _resolve_ref(ref, scope))
 
 
 def _resolve_ref(ref: Ref, scope: Scope) -> Any:

@@ -15,6 +15,7 @@ from adapters.pipeline import (
     bind_inputs,
     compile_value,
     load_pipeline,
+    map_refs,
     parse_expression,
     parse_input_args,
     resolve,
@@ -153,3 +154,13 @@ def test_bad_inputs_are_named(write_spec, given, message):
     with pytest.raises(InputError) as caught:
         bind_inputs(pipeline, given, base_dir=Path("/nonexistent"))
     assert message in caught.value.message
+
+
+def test_map_refs_rewrites_expressions_for_another_syntax():
+    value = {"tile": Ref("item", "tile"), "deep": [Ref("step", "tiling", ("tiles",)), 1]}
+
+    def conductor(ref: Ref) -> str:
+        return "${" + ".".join((ref.name, "output", *ref.path)) + "}"
+
+    assert map_refs(value, conductor) == {"tile": "${tile.output}",
+                                          "deep": ["${tiling.output.tiles}", 1]}
