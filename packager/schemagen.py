@@ -27,7 +27,7 @@ __all__ = ["GeneratedSchemas", "generate_schemas", "write_schemas", "SchemaFile"
 _DRAFT7 = "http://json-schema.org/draft-07/schema#"
 #: Keys kept beside a `$ref` to a data type; anything else pydantic adds there (type, title,
 #: format) would contradict the referenced definition.
-_KEPT_WITH_REF = ("$ref", "description", "default", "examples")
+_KEPT_WITH_REF = ("$ref", "description", "default", "examples", "x-pesto-read", "contentMediaType")
 
 
 class _Generator(GenerateJsonSchema):

@@ -23,7 +23,7 @@ from typing import Any
 from runtime.errors import AlgorithmFailed, PestoError
 from runtime.jobs.wire import send_message
 
-__all__ = ["WorkItem", "worker_main", "load_process_class"]
+__all__ = ["WorkItem", "worker_main", "load_process_class", "portable_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,27 @@ def _start_algorithm(process_class: type, config: dict[str, Any]) -> Any:
         else:
             on_start()
     return instance
+
+
+def portable_error(exc: PestoError) -> PestoError:
+    """`exc` as a class the service can unpickle: the nearest one of runtime.errors.
+
+    An algorithm may raise its own PestoError subclass (a 422 for a bad band count, say); the
+    service process never imported the algorithm, so it is sent as that subclass's base from
+    runtime.errors, keeping status, message and hint.
+    """
+    if type(exc).__module__ == "runtime.errors":
+        return exc
+    import runtime.errors as known
+
+    base = next(cls for cls in type(exc).__mro__
+                if cls.__module__ == "runtime.errors" and issubclass(cls, PestoError))
+    if base is known.ServiceBusy:
+        return known.ServiceBusy(exc.message, hint=exc.hint)
+    portable = base.__new__(base)
+    Exception.__init__(portable, exc.message)
+    portable.message, portable.hint = exc.message, exc.hint
+    return portable
 
 
 def worker_main(jobs: Connection, messages: Connection, project_root: str,
@@ -104,7 +125,7 @@ def worker_main(jobs: Connection, messages: Connection, project_root: str,
                 result, output_schema, Path(item.output_dir), inline=item.inline)
             send(("done", item.job_id, outputs, tuple(files)))
         except PestoError as exc:
-            send(("error", item.job_id, exc))
+            send(("error", item.job_id, portable_error(exc)))
         except Exception as exc:  # noqa: BLE001 - the algorithm's fault becomes the job's
             logger.exception("job %s: algorithm raised", item.job_id)
             send(("error", item.job_id,

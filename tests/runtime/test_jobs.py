@@ -47,6 +47,12 @@ def test_crashes_fail_the_job_and_the_service_keeps_serving(misbehaving, mode, m
     assert client.post("/process", json={"mode": "ok"}).json()["mode"] == "ok"
 
 
+def test_algorithm_own_error_class_keeps_its_status(misbehaving) -> None:
+    body = assert_error(misbehaving.http.post("/process", json={"mode": "own_error"}), 422,
+                        contains="too cloudy")
+    assert body["hint"] == "pick another date"
+
+
 def test_on_start_runs_once_per_worker(misbehaving) -> None:
     pids = {misbehaving.http.post("/process", json={}).json()["pid"] for _ in range(5)}
     assert len(pids) == 1

@@ -8,6 +8,11 @@ import time
 from pathlib import Path
 
 from runtime import report_progress
+from runtime.errors import UnprocessableInput
+
+
+class CloudyInputError(UnprocessableInput):
+    """An algorithm's own error class: the service process cannot import it."""
 
 
 class Process:
@@ -21,6 +26,8 @@ class Process:
             raise RuntimeError("model file missing")
 
     def process(self, mode: str = "ok", seconds: float = 0.0, gate: str | None = None) -> dict:
+        if mode == "own_error":
+            raise CloudyInputError("too cloudy to process", hint="pick another date")
         if mode == "raise":
             raise ValueError("bad pixel values")
         if mode == "exit":
