@@ -20,6 +20,7 @@ import dataclasses
 import inspect
 import math
 import re
+import tempfile
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -45,6 +46,7 @@ from runtime.imageio import (
     read_header,
     read_image,
     read_image_ref,
+    read_spooled,
     write_image,
     write_png,
 )
@@ -82,12 +84,21 @@ _MISSING = object()
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RawImage:
-    """The bytes of an image file sent as a raw request body, read as such in the worker."""
+    """An image file sent as a raw request body, read as such in the worker.
 
-    data: bytes
+    Either its bytes, or (`path`) the file the service spooled them to: a large body then
+    reaches the worker as a path instead of megabytes pushed through the job pipe. The worker
+    removes a spooled file once read.
+    """
+
+    data: bytes = b""
+    path: str | None = None
 
     def __repr__(self) -> str:
-        return f"RawImage(<{len(self.data)} bytes>)"
+        return f"RawImage(<{self.path or f'{len(self.data)} bytes'}>)"
+
+    def read_bytes(self) -> bytes:
+        return Path(self.path).read_bytes() if self.path else self.data
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,7 +149,8 @@ def _check_location(kind: str, value: Any, policy: InputPolicy, field: str) -> N
         check_uri(value, policy, field=field)
 
 
-def body_to_payload(data: bytes, input_schema: dict) -> dict[str, Any]:
+def body_to_payload(data: bytes, input_schema: dict, *,
+                    spool_dir: Path | None = None) -> dict[str, Any]:
     """The payload of a raw image body: the service's one required image input, plus defaults."""
     if not data:
         raise BadRequest("the request body is empty: send the bytes of an image file")
@@ -160,7 +172,7 @@ def body_to_payload(data: bytes, input_schema: dict) -> dict[str, Any]:
         raise BadRequest(
             f"a raw image body only carries {images[0]!r}, but this service also requires "
             f"{', '.join(others)}", hint="send a JSON body (application/json) with every input")
-    payload: dict[str, Any] = {images[0]: RawImage(bytes(data))}
+    payload: dict[str, Any] = {images[0]: _raw_image(data, spool_dir)}
     _apply_defaults(payload, input_schema, definitions)
     return payload
 
@@ -213,11 +225,26 @@ def _mentions_geoimage(annotation: Any) -> bool:
     return any(_mentions_geoimage(arg) for arg in typing.get_args(annotation))
 
 
+def _raw_image(data: bytes, spool_dir: Path | None) -> RawImage:
+    if spool_dir is None:
+        return RawImage(bytes(data))
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=spool_dir, prefix="body-", delete=False) as spooled:
+        spooled.write(data)
+    return RawImage(path=spooled.name)
+
+
 def _read(node: ImageNode, value: Any, policy: InputPolicy, field: str) -> GeoImage | ImageHeader:
     if isinstance(value, RawImage):
-        if node.header:
-            return header_of_bytes(value.data, field=field)
-        return read_bytes(value.data, field=field)
+        try:
+            if node.header:
+                return header_of_bytes(value.read_bytes(), field=field)
+            if value.path:
+                return read_spooled(value.path, field=field)
+            return read_bytes(value.data, field=field)
+        finally:
+            if value.path:
+                Path(value.path).unlink(missing_ok=True)
     if node.header:
         return read_header(value, policy, field=field)
     if value_type(node.kind, value) == "ImageRef":

@@ -48,6 +48,7 @@ class ProcessingService:
         self.describe = project.describe()
         self.input_schema = project.input_schema
         self.outputs_dir = settings.outputs_dir
+        self.spool_dir = settings.state_dir.resolve() / "spool"  # raw bodies until a worker reads them
         self.single_image_output = _single_image_output(project.output_schema)
         self.policy = InputPolicy.from_settings(settings)
         self.metrics = ServiceMetrics()
@@ -177,11 +178,12 @@ class ProcessingService:
             return
         cutoff = time.time() - retention
         self.store.purge_finished_before(cutoff)
-        sync_dir = self.outputs_dir / "sync"
-        if sync_dir.is_dir():
-            for path in sync_dir.iterdir():
-                if path.stat().st_mtime < cutoff:
-                    shutil.rmtree(path, ignore_errors=True)
+        for folder in (self.outputs_dir / "sync", self.spool_dir):
+            if folder.is_dir():
+                for path in folder.iterdir():
+                    if path.stat().st_mtime < cutoff:
+                        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else \
+                            path.unlink(missing_ok=True)
 
     async def _sweep_forever(self) -> None:
         while True:

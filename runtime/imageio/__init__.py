@@ -39,7 +39,13 @@ from runtime.imageio.policy import (
     is_inline,
     resolve_uri,
 )
-from runtime.imageio.reading import RefImage, read_bytes, read_image, read_image_ref
+from runtime.imageio.reading import (
+    RefImage,
+    read_bytes,
+    read_image,
+    read_image_ref,
+    read_spooled,
+)
 from runtime.imageio.writing import (
     GEOTIFF_MEDIA_TYPE,
     PNG_MEDIA_TYPE,
@@ -82,6 +88,7 @@ __all__ = [
     "no_georeferencing_warning",
     "is_inline",
     "read_bytes",
+    "read_spooled",
     "read_image",
     "read_header",
     "read_image_ref",

@@ -28,7 +28,7 @@ from runtime.imageio.boundary import gdal_errors, reading_env
 from runtime.imageio.inline import decode_base64, is_data_uri
 from runtime.imageio.policy import InputPolicy, display_uri, is_inline, resolve_uri
 
-__all__ = ["RefImage", "read_bytes", "read_image", "read_image_ref"]
+__all__ = ["RefImage", "read_bytes", "read_image", "read_image_ref", "read_spooled"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,11 @@ def read_image_ref(ref: Mapping[str, Any], policy: InputPolicy, *, field: str = 
 def read_bytes(data: bytes, *, field: str = "body") -> GeoImage:
     """A whole raster from the bytes of a file (a raw request body or decoded base64)."""
     return _read_memory(data, _Request(), field=field)
+
+
+def read_spooled(path: str, *, field: str = "body") -> GeoImage:
+    """A whole raster from a request body the service spooled to a file (a trusted path)."""
+    return _read_path(path, _Request(), field=field, where="the request body")
 
 
 def _read_memory(data: bytes, request: _Request, *, field: str) -> GeoImage:

@@ -117,13 +117,35 @@ def test_sync_process_inline_returns_base64_geotiff(client, scene_uri, tmp_path)
         np.testing.assert_array_equal(out.read(1), expected_ndvi(urlparse(scene_uri).path))
 
 
-def test_base64_and_binary_body_inputs(client, scene_uri) -> None:
+def test_base64_and_binary_body_inputs(client, ndvi, scene_uri) -> None:
     raw = Path(urlparse(scene_uri).path).read_bytes()
     by_base64 = client.post("/process", json={"image": base64.b64encode(raw).decode()})
     by_body = client.post("/process", content=raw,
                           headers={"Content-Type": "application/octet-stream"})
     assert by_base64.status_code == by_body.status_code == 200, (by_base64.text, by_body.text)
     assert by_base64.json()["mean"] == by_body.json()["mean"]
+    job = client.post("/jobs", content=raw, headers={"Content-Type": "application/octet-stream"})
+    wait_until(lambda: client.get(job.headers["Location"]).json()["status"] == "SUCCEEDED",
+               timeout=60, what="async binary job")
+    spool = ndvi.root / "state" / "spool"
+    assert not spool.exists() or list(spool.iterdir()) == []  # spooled bodies are removed
+
+
+def test_single_image_output_as_raw_bytes(service_factory, tmp_path) -> None:
+    echo = Path(__file__).resolve().parents[2] / "benchmarks" / "services" / "echo"
+    raw = tmp_path / "tile.tif"
+    write_scene(raw, size=32)
+    service = service_factory(echo)
+    with service.client() as client:
+        response = client.post("/process", content=raw.read_bytes(), headers={
+            "Content-Type": "application/octet-stream", "Accept": "image/tiff"})
+        assert response.status_code == 200 and response.headers["content-type"].startswith(
+            "image/tiff")
+        out = tmp_path / "out.tif"
+        out.write_bytes(response.content)
+        with rasterio.open(out) as result, rasterio.open(raw) as source:
+            np.testing.assert_array_equal(result.read(), source.read())
+            assert result.transform == source.transform and result.crs == source.crs
 
 
 def test_async_by_prefer_header_and_by_jobs(client, scene_uri) -> None:
@@ -147,6 +169,11 @@ def test_async_by_prefer_header_and_by_jobs(client, scene_uri) -> None:
         assert isinstance(client.get(by_id["mean"]["href"]).json(), float)
     listed = {job["jobId"] for job in client.get("/jobs").json()}
     assert final["jobId"] in listed
+
+
+def test_accept_image_on_a_multi_output_service_is_406(client, scene_uri) -> None:
+    assert_error(client.post("/process", json={"image": scene_uri},
+                             headers={"Accept": "image/tiff"}), 406, contains="single image")
 
 
 def test_correlation_id_is_echoed_and_put_in_errors(client) -> None:

@@ -7,6 +7,7 @@ root, or inline as base64 with `?outputs=inline`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -57,7 +58,9 @@ async def read_payload(request: Request, service: ProcessingService) -> dict[str
     if content_type == "application/octet-stream":
         if not body:
             raise BadRequest("empty request body: expected the image's bytes")
-        return payload_mod.body_to_payload(body, service.project.input_schema)
+        # Spooled to a file (off the event loop): the worker gets a path, not megabytes.
+        return await asyncio.to_thread(payload_mod.body_to_payload, body,
+                                       service.project.input_schema, spool_dir=service.spool_dir)
     if content_type not in ("application/json", "") and not content_type.endswith("+json"):
         raise BadRequest(f"unsupported content type {content_type!r}",
                          hint="send application/json, or application/octet-stream for one image")
