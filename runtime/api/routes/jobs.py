@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from runtime.api.deps import Service, base_url, require_token
 from runtime.api.routes.process import read_payload, wants_inline
-from runtime.api.views import accepted_response, status_body
+from runtime.api.views import ImageFileResponse, accepted_response, status_body
 from runtime.errors import NotFound
 
 __all__ = ["router"]
@@ -56,7 +56,7 @@ async def result(job_id: str, result_id: str, service: Service) -> Response:
     path = Path(file.path)
     if not path.is_file():
         raise NotFound(f"result {result_id!r} of job {job_id} was removed from storage")
-    return FileResponse(path, media_type=file.media_type, filename=path.name)
+    return ImageFileResponse(path, media_type=file.media_type, filename=path.name)
 
 
 @router.delete("/{job_id}", status_code=204)

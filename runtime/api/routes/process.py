@@ -12,11 +12,11 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from runtime import payload as payload_mod
 from runtime.api.deps import Service, base_url, require_token
-from runtime.api.views import accepted_response
+from runtime.api.views import ImageFileResponse, accepted_response
 from runtime.errors import BadRequest, NotAcceptable
 from runtime.service import ProcessingService
 
@@ -88,5 +88,5 @@ async def process(request: Request, service: Service) -> Response:
     result = await service.run_sync(payload, inline=inline and not as_bytes)
     if as_bytes:
         image = result.files[0]
-        return FileResponse(image.path, media_type=image.media_type)
+        return ImageFileResponse(image.path, media_type=image.media_type)
     return JSONResponse(result.outputs)
