@@ -10,7 +10,7 @@
    whole-crop result; the CNN tiled (256 px tiles) with its advisory margin and with none.
 3. A synthetic scene (known truth) scored the same way.
 
-Prints a Markdown report (the figures of docs/benchmarks-quality.md). Times are for
+Prints a Markdown report (the figures of docs/benchmarks.md (mask quality)). Times are for
 information only: what counts here is agreement with the reference.
 """
 

@@ -20,7 +20,7 @@ from algorithm.cloudmask import CloudMaskParams, detect_clouds, required_margin
 from packager.quality import score_masks
 
 # Measured on the whole crop: kappa 0.894 (cloud vs rest), 0.884 (3 classes); see
-# docs/benchmarks-quality.md. The floors leave room for platform noise, not for regressions.
+# docs/benchmarks.md (mask quality). The floors leave room for platform noise, not for regressions.
 KAPPA_CLOUD_FLOOR = 0.87
 KAPPA_3CLASS_FLOOR = 0.86
 

@@ -21,7 +21,7 @@ from algorithm.csmask_model import CsmaskModel, CsmaskParams, required_margin
 from packager.quality import score_masks
 
 # Measured on the whole crop: kappa 0.827 (cloud vs rest), 0.810 (3 classes), identical to
-# ukis-csmask's own CSmask class; see docs/benchmarks-quality.md.
+# ukis-csmask's own CSmask class; see docs/benchmarks.md (mask quality).
 KAPPA_CLOUD_FLOOR = 0.80
 KAPPA_3CLASS_FLOOR = 0.78
 

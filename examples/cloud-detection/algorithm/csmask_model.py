@@ -8,7 +8,7 @@ padding at the edges), class probabilities are blended back with a tapered windo
 probable class wins. Its classes 0 background, 1 cloud, 2 shadow map onto CLEAR, CLOUD, SHADOW.
 
 A CNN is not a bounded local operator: its receptive field spans the patch, and the patch grid
-depends on the image size. `required_margin` is therefore advisory (docs/benchmarks-quality.md
+depends on the image size. `required_margin` is therefore advisory (docs/benchmarks.md (mask quality)
 gives the measured tiled-vs-whole agreement for it), not the bit-exact bound the spectral
 detector gives.
 
