@@ -13,7 +13,13 @@ The payload layer (`runtime.payload`) drives these from a service's input and ou
 
 from __future__ import annotations
 
-from runtime.imageio.boundary import gdal_errors, no_georeferencing_warning, reading_env
+from runtime.imageio.boundary import (
+    INPUT_DRIVERS,
+    gdal_errors,
+    no_georeferencing_warning,
+    open_input,
+    reading_env,
+)
 from runtime.imageio.header import HEADER_READ, ImageHeader, header_of_bytes, read_header
 from runtime.imageio.inline import check_base64, decode_base64, is_data_uri
 from runtime.imageio.locations import (
@@ -56,6 +62,8 @@ from runtime.imageio.writing import (
 )
 
 __all__ = [
+    "INPUT_DRIVERS",
+    "open_input",
     "EACH",
     "EITHER",
     "LIST_OF",

@@ -15,11 +15,13 @@ from contextlib import contextmanager
 
 import rasterio
 from rasterio._err import CPLE_BaseError
-from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
+from rasterio.io import DatasetReader, MemoryFile
 
 from runtime.errors import PestoError, UnprocessableInput
 
-__all__ = ["gdal_errors", "no_georeferencing_warning", "reading_env"]
+__all__ = ["INPUT_DRIVERS", "gdal_errors", "no_georeferencing_warning", "open_input",
+           "reading_env"]
 
 _VSIMEM = re.compile(r"'?/vsimem/[^\s']*'?")
 _VSI_PREFIX = re.compile(r"/vsi(curl|s3|gs)/")
@@ -35,6 +37,30 @@ _READ_OPTIONS = {
     "GDAL_HTTP_MAX_RETRY": 2,
     "GDAL_HTTP_RETRY_DELAY": 0.5,
 }
+
+
+#: The only formats an input may be in. Formats that name other files or URLs (VRT, GTI,
+#: MRF...) would let a request read what the input policy refuses: a base64 VRT pointing at
+#: /etc or an internal URL. Drivers, not extensions, decide: GDAL sniffs content.
+INPUT_DRIVERS = ("GTiff", "PNG", "JPEG", "JP2OpenJPEG", "WEBP")
+
+
+def open_input(source: str | MemoryFile) -> DatasetReader:
+    """Open a path or a MemoryFile with one of INPUT_DRIVERS only (never VRT and the like).
+
+    rasterio takes a single driver name, so each allowed driver is tried in turn; a driver
+    that does not recognise the data fails at its cheap identification step.
+    """
+    error: RasterioError | None = None
+    for driver in INPUT_DRIVERS:
+        try:
+            if isinstance(source, MemoryFile):
+                return source.open(driver=driver)
+            return rasterio.open(source, driver=driver)
+        except RasterioError as exc:
+            error = error or exc  # the first (GTiff's) message is the most telling
+    raise RasterioIOError(f"not in a supported image format ({', '.join(INPUT_DRIVERS)})") \
+        from error
 
 
 @contextmanager

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import rasterio
 from rasterio.io import MemoryFile
 from rasterio.windows import Window
 
 from runtime.errors import BadRequest
-from runtime.imageio.boundary import gdal_errors, reading_env
+from runtime.imageio.boundary import gdal_errors, open_input, reading_env
 from runtime.imageio.inline import decode_base64, is_data_uri
 from runtime.imageio.policy import InputPolicy, display_uri, is_inline, resolve_uri
 from runtime.imageio.reading import _block, _indexes, _nodata, _parse_ref, _Request, _transform
@@ -68,7 +67,7 @@ def read_header(value: str | Mapping[str, Any], policy: InputPolicy, *,
                          f"not {type(value).__name__}")
     path = resolve_uri(href, policy, field=field)
     where = display_uri(href)
-    with reading_env(), gdal_errors(field=field, where=where), rasterio.open(path) as src:
+    with reading_env(), gdal_errors(field=field, where=where), open_input(path) as src:
         return _header(src, href, request, field=field, where=where)
 
 
@@ -80,7 +79,7 @@ def header_of_bytes(data: bytes, *, field: str = "body", href: str | None = None
     href = href or _DATA_PREFIX + base64.b64encode(data).decode("ascii")
     where = f"the {len(data)} bytes of image data"
     with (reading_env(), gdal_errors(field=field, where=where),
-          MemoryFile(bytes(data)) as memfile, memfile.open() as src):
+          MemoryFile(bytes(data)) as memfile, open_input(memfile) as src):
         return _header(src, href, request or _Request(), field=field, where=where)
 
 

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import rasterio
 from rasterio.io import DatasetReader, MemoryFile
 from rasterio.windows import Window
 
 from runtime.errors import BadRequest, UnprocessableInput
 from runtime.geoimage import GeoImage
-from runtime.imageio.boundary import gdal_errors, reading_env
+from runtime.imageio.boundary import gdal_errors, open_input, reading_env
 from runtime.imageio.inline import decode_base64, is_data_uri
 from runtime.imageio.policy import InputPolicy, display_uri, is_inline, resolve_uri
 
@@ -92,12 +91,12 @@ def _read_memory(data: bytes, request: _Request, *, field: str) -> GeoImage:
         raise BadRequest(f"input {field!r}: the image data is empty")
     where = f"the {len(data)} bytes of image data"
     with (reading_env(), gdal_errors(field=field, where=where),
-          MemoryFile(bytes(data)) as memfile, memfile.open() as src):
+          MemoryFile(bytes(data)) as memfile, open_input(memfile) as src):
         return _read_dataset(src, request, field=field, where=where)
 
 
 def _read_path(path: str, request: _Request, *, field: str, where: str) -> GeoImage:
-    with reading_env(), gdal_errors(field=field, where=where), rasterio.open(path) as src:
+    with reading_env(), gdal_errors(field=field, where=where), open_input(path) as src:
         return _read_dataset(src, request, field=field, where=where)
 
 
