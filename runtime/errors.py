@@ -18,6 +18,7 @@ __all__ = [
     "PayloadTooLarge",
     "UnprocessableInput",
     "ServiceBusy",
+    "ServiceUnavailable",
     "AlgorithmFailed",
     "JobTimedOut",
     "JobCancelled",
@@ -100,6 +101,13 @@ class ServiceBusy(PestoError):
     def __init__(self, message: str, *, retry_after: int = 5, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.retry_after = retry_after
+
+
+class ServiceUnavailable(PestoError):
+    """The algorithm cannot run at all now (its workers fail to start): not the client's fault."""
+
+    status_code = 503
+    retryable = True
 
 
 class AlgorithmFailed(PestoError):

@@ -70,6 +70,7 @@ __all__ = [
     "OutputFile",
     "RawImage",
     "body_to_payload",
+    "discard_spooled",
     "check_inputs",
     "encode_outputs",
     "georeferenced_parameters",
@@ -223,6 +224,13 @@ def _mentions_geoimage(annotation: Any) -> bool:
     if getattr(annotation, "__name__", None) in ("GeoImage", "RefImage"):
         return True
     return any(_mentions_geoimage(arg) for arg in typing.get_args(annotation))
+
+
+def discard_spooled(payload: dict) -> None:
+    """Remove the spooled body of a payload that will never reach a worker (503, cancel)."""
+    for value in payload.values():
+        if isinstance(value, RawImage) and value.path:
+            Path(value.path).unlink(missing_ok=True)
 
 
 def _raw_image(data: bytes, spool_dir: Path | None) -> RawImage:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime import payload as payload_mod
-from runtime.errors import Conflict, NotFound, PestoError
+from runtime.errors import Conflict, JobCancelled, NotFound, PestoError
 from runtime.imageio import InputPolicy
 from runtime.jobs.models import Job, JobStatus, ResultFile
 from runtime.jobs.pool import JobOutcome, WorkerPool
@@ -31,6 +31,7 @@ __all__ = ["ProcessingService", "SyncResult"]
 logger = logging.getLogger(__name__)
 
 _SWEEP_INTERVAL = 60.0
+_SPOOL_TTL = 24 * 3600.0
 
 
 class SyncResult:
@@ -91,7 +92,12 @@ class ProcessingService:
         item = WorkItem(job_id, payload, str(self.outputs_dir / "sync" / job_id), inline)
         started = time.monotonic()
         try:
-            outcome = await self.pool.submit(item)
+            future = self.pool.submit(item)
+        except PestoError:
+            payload_mod.discard_spooled(payload)
+            raise
+        try:
+            outcome = await future
         except PestoError as exc:
             self.metrics.job_finished("sync", _outcome_label(exc), time.monotonic() - started)
             raise
@@ -109,6 +115,7 @@ class ProcessingService:
                 on_progress=lambda p, m: self.store.set_progress(job_id, p, m))
         except PestoError:
             self.store.delete(job_id)
+            payload_mod.discard_spooled(payload)
             raise
         task = asyncio.create_task(self._record(job_id, future))
         self._tasks.add(task)
@@ -120,10 +127,10 @@ class ProcessingService:
         try:
             outcome: JobOutcome = await future
         except PestoError as exc:
-            status = JobStatus.CANCELLED if exc.status_code == 409 else JobStatus.FAILED
+            status = JobStatus.CANCELLED if isinstance(exc, JobCancelled) else JobStatus.FAILED
             self.store.finish(job_id, status, message=exc.message)
-            if status is JobStatus.CANCELLED:  # the killed worker may have written files
-                self.store.remove_results(job_id)
+            # no half-written output survives a job that did not succeed
+            self.store.remove_results(job_id)
             self.metrics.job_finished("async", _outcome_label(exc), time.monotonic() - started)
             return
         files = tuple(_result_file(f) for f in outcome.files)
@@ -173,17 +180,14 @@ class ProcessingService:
 
     # --- retention ------------------------------------------------------------------
     def sweep(self) -> None:
+        """Retention: finished jobs and sync outputs after PESTO_RESULT_RETENTION (0: kept);
+        spooled bodies nobody read (a job cancelled while waiting) after a day, always."""
+        now = time.time()
+        _remove_older(self.spool_dir, now - _SPOOL_TTL)
         retention = self.settings.result_retention
-        if retention <= 0:
-            return
-        cutoff = time.time() - retention
-        self.store.purge_finished_before(cutoff)
-        for folder in (self.outputs_dir / "sync", self.spool_dir):
-            if folder.is_dir():
-                for path in folder.iterdir():
-                    if path.stat().st_mtime < cutoff:
-                        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else \
-                            path.unlink(missing_ok=True)
+        if retention > 0:
+            self.store.purge_finished_before(now - retention)
+            _remove_older(self.outputs_dir / "sync", now - retention)
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -192,6 +196,17 @@ class ProcessingService:
             except Exception:  # noqa: BLE001 - retention must never stop the service
                 logger.exception("retention sweep failed")
             await asyncio.sleep(_SWEEP_INTERVAL)
+
+
+def _remove_older(folder: Path, cutoff: float) -> None:
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.stat().st_mtime < cutoff:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def _single_image_output(output_schema: dict[str, Any]) -> str | None:
@@ -210,7 +225,7 @@ def _result_file(output_file: Any) -> ResultFile:
 
 
 def _outcome_label(exc: PestoError) -> str:
-    if exc.status_code == 409:
+    if isinstance(exc, JobCancelled):
         return "cancelled"
     if exc.status_code == 504:
         return "timed_out"

@@ -33,7 +33,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title=project.description["title"], version=project.version,
         description=project.description.get("description", ""), lifespan=lifespan,
-        openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)
+        # FastAPI's own schema and docs pages cannot take the bearer-token dependency: they
+        # are served only on an open service (the geoprocessing /openapi is always there).
+        openapi_url=None if settings.api_token else "/api/v1/openapi.json",
+        docs_url=None if settings.api_token else "/api/v1/docs", redoc_url=None)
     app.state.service = processing
     install_error_handlers(app)
     for module in (service, process, jobs, metrics):

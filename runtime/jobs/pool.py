@@ -21,7 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.errors import AlgorithmFailed, JobCancelled, JobTimedOut, PestoError, ServiceBusy
+from runtime.errors import (
+    AlgorithmFailed,
+    JobCancelled,
+    JobTimedOut,
+    PestoError,
+    ServiceBusy,
+    ServiceUnavailable,
+)
 from runtime.jobs.wire import FrameReader
 from runtime.jobs.worker import WorkItem, worker_main
 
@@ -64,11 +71,16 @@ class _Worker:
     started: float = 0.0
 
     def kill(self) -> None:
+        """Kill the worker and whatever it started (a tiling pool): its own process group."""
         if self.process.is_alive():
-            self.process.kill()
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.process.kill()
 
     def death(self) -> str:
-        self.process.join(timeout=5)
+        # The worker closed its pipe: it is exiting, reaping takes milliseconds.
+        self.process.join(timeout=2)
         code = self.process.exitcode
         if code is not None and code < 0:
             try:
@@ -136,7 +148,7 @@ class WorkerPool:
                on_progress: Callable[[int, str | None], None] | None = None) -> asyncio.Future:
         """Queue a job; the future gives a `JobOutcome` or raises a `PestoError`."""
         if not self._workers and self._start_error:
-            raise AlgorithmFailed(self._start_error)
+            raise ServiceUnavailable(self._start_error, hint="see GET /api/v1/health")
         if len(self._waiting) + len(self._running) >= self._size + self._queue_size:
             raise ServiceBusy(
                 f"all {self._size} worker(s) busy and {len(self._waiting)} job(s) waiting",
@@ -207,9 +219,11 @@ class WorkerPool:
             return
         try:
             messages = worker.reader.feed(data)
-        except Exception as exc:  # noqa: BLE001 - an unreadable message from the algorithm
-            messages = [("error", None, AlgorithmFailed(
-                f"unreadable worker message: {type(exc).__name__}: {exc}"))]
+        except Exception as exc:  # noqa: BLE001 - an unreadable message: the stream is lost
+            self._discard(worker, AlgorithmFailed(
+                f"unreadable worker message: {type(exc).__name__}: {exc}"))
+            self._spawn_soon(worker.index, delay=0.0)
+            return
         for message in messages:
             self._on_message(worker, message)
 
@@ -218,8 +232,8 @@ class WorkerPool:
         if kind in ("ready", "start_failed"):
             if worker.ready and not worker.ready.done():
                 worker.ready.set_result(message)
-        elif sub is None:
-            logger.warning("worker %d sent %r with no job", worker.index, kind)
+        elif sub is None or message[1] != sub.item.job_id:
+            logger.warning("worker %d sent %r for a job it no longer runs", worker.index, kind)
         elif kind == "progress":
             if sub.on_progress:
                 sub.on_progress(message[2], message[3])
@@ -232,7 +246,8 @@ class WorkerPool:
 
     def _worker_died(self, worker: _Worker) -> None:
         sub = worker.current
-        reason = f"algorithm crashed: worker process {worker.death()}"
+        death = worker.death()
+        reason = f"algorithm crashed: worker process {death}"
         if sub is not None and sub.cancelled:
             error: PestoError = JobCancelled(f"job {sub.item.job_id} was cancelled")
         else:
@@ -241,8 +256,7 @@ class WorkerPool:
         if worker.ready is None or worker.ready.done():
             self._spawn_soon(worker.index, delay=0.0)
         elif not worker.ready.done():
-            worker.ready.set_result(("start_failed", f"worker process {worker.death()} "
-                                     "while starting"))
+            worker.ready.set_result(("start_failed", f"worker process {death} while starting"))
 
     def _timed_out(self, worker: _Worker) -> None:
         self._discard(worker, JobTimedOut(
@@ -292,7 +306,7 @@ class WorkerPool:
         self._start_error = message[1]
         if not self._workers:  # nobody can run the waiting jobs: fail them now
             for sub in self._waiting.values():
-                _settle(sub.future, exc=AlgorithmFailed(message[1]))
+                _settle(sub.future, exc=ServiceUnavailable(message[1]))
             self._waiting.clear()
         first, longest = _RESTART_BACKOFF
         self._spawn_soon(index, delay=min(longest, max(first, delay * 2)))

@@ -13,8 +13,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -88,10 +90,13 @@ def worker_main(jobs: Connection, messages: Connection, project_root: str,
 
     `jobs` brings WorkItems; answers go out on `messages` as frames (see wire.py).
     """
+    os.setpgrp()  # the service kills the worker with its whole group (tiling pools included)
     fd = messages.fileno()
+    lock = threading.Lock()  # progress may come from an algorithm's own threads
 
     def send(message: tuple) -> None:
-        send_message(fd, message)
+        with lock:
+            send_message(fd, message)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the service, which stops us
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")

@@ -202,6 +202,9 @@ def test_malformed_bodies(client) -> None:
     assert_error(client.post("/process", content=b"x", headers={"Content-Type": "text/csv"}),
                  400, contains="text/csv")
     assert_error(client.post("/process?outputs=carrier-pigeon", json={}), 400, contains="outputs")
+    deep = b"[" * 200_000 + b"]" * 200_000
+    assert_error(client.post("/process", content=deep,
+                             headers={"Content-Type": "application/json"}), 400, contains="nested")
 
 
 def test_oversized_body_is_413(client) -> None:
@@ -263,6 +266,8 @@ def test_auth_on(service_factory, tmp_path) -> None:
             body = assert_error(anonymous.get(path), 401)
             assert "token" in body["message"]
         assert_error(anonymous.post("/process", json={}), 401)
+        for page in ("/openapi.json", "/docs"):  # FastAPI's pages cannot check the token
+            assert anonymous.get(page).status_code == 404
     with service.client(headers={"Authorization": "Bearer wrong"}) as wrong:
         assert_error(wrong.get("/describe"), 401, contains="invalid")
     with service.client(headers={"Authorization": "Bearer s3cret"}) as authorised:

@@ -67,6 +67,23 @@ def test_timeout_kills_the_job_and_replaces_the_worker(misbehaving) -> None:
     assert after != before
 
 
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_timeout_also_kills_what_the_algorithm_started(misbehaving, tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    assert_error(misbehaving.http.post("/process", json={"mode": "grandchild",
+                                                         "gate": str(pid_file)}), 504)
+    pid = int(pid_file.read_text())
+    wait_until(lambda: not alive(pid), timeout=10, what=f"grandchild {pid} killed")
+
+
 def test_progress_shows_in_status(misbehaving, tmp_path: Path) -> None:
     client = misbehaving.http
     gate = tmp_path / "gate"
@@ -113,7 +130,7 @@ def test_cancel_running_and_waiting_jobs(misbehaving, tmp_path: Path) -> None:
 def test_worker_that_cannot_start_makes_health_503(service_factory) -> None:
     service = service_factory(MISBEHAVING, env={"MISBEHAVING_FAIL_START": "1"}, healthy=False)
     with service.client() as client:
-        assert_error(client.post("/process", json={}), 500, contains="model file missing")
+        assert_error(client.post("/process", json={}), 503, contains="model file missing")
         health = client.get("/health")
         assert health.status_code == 503 and "model file missing" in health.text
 

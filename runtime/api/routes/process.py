@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from runtime import payload as payload_mod
 from runtime.api.deps import Service, base_url, require_token
 from runtime.api.views import ImageFileResponse, accepted_response
-from runtime.errors import BadRequest, NotAcceptable
+from runtime.errors import AlgorithmFailed, BadRequest, NotAcceptable
 from runtime.service import ProcessingService
 
 __all__ = ["router", "read_payload", "wants_inline", "wants_async", "wants_image_bytes"]
@@ -71,6 +71,8 @@ async def read_payload(request: Request, service: ProcessingService) -> dict[str
                          f" column {exc.colno}") from None
     except UnicodeDecodeError:
         raise BadRequest("request body is not UTF-8 JSON") from None
+    except RecursionError:
+        raise BadRequest("request body is nested too deeply") from None
     if not isinstance(payload, dict):
         raise BadRequest(f"request body must be a JSON object, not {type(payload).__name__}")
     service.check(payload)
@@ -80,13 +82,17 @@ async def read_payload(request: Request, service: ProcessingService) -> dict[str
 @router.post("/process")
 async def process(request: Request, service: Service) -> Response:
     inline = wants_inline(request)
+    is_async = wants_async(request)
+    as_bytes = not is_async and wants_image_bytes(request, service)  # 406 before any work
     payload = await read_payload(request, service)
-    if wants_async(request):
+    if is_async:
         job = service.submit_async(payload, inline=inline)
         return accepted_response(job, base_url(request, service))
-    as_bytes = wants_image_bytes(request, service)
     result = await service.run_sync(payload, inline=inline and not as_bytes)
     if as_bytes:
+        if not result.files:
+            raise AlgorithmFailed(f"the algorithm returned no image for its output "
+                                  f"{service.single_image_output!r}")
         image = result.files[0]
         return ImageFileResponse(image.path, media_type=image.media_type)
     return JSONResponse(result.outputs)

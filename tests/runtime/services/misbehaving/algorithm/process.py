@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -26,6 +28,10 @@ class Process:
             raise RuntimeError("model file missing")
 
     def process(self, mode: str = "ok", seconds: float = 0.0, gate: str | None = None) -> dict:
+        if mode == "grandchild":  # starts a process of its own, then hangs
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+            Path(gate).write_text(str(child.pid))
+            time.sleep(120)
         if mode == "own_error":
             raise CloudyInputError("too cloudy to process", hint="pick another date")
         if mode == "raise":
