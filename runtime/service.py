@@ -55,8 +55,7 @@ class ProcessingService:
         self.metrics = ServiceMetrics()
         self.store = JobStore(settings.state_dir / "jobs.sqlite")
         self.pool = WorkerPool(
-            project_root=str(project.root), profiles=project.profiles,
-            readable_roots=tuple(str(r) for r in settings.readable_roots),
+            project_root=str(project.root), profiles=project.profiles, policy=self.policy,
             workers=settings.workers, queue_size=settings.queue,
             job_timeout=settings.job_timeout)
         self.metrics.watch_job_states(

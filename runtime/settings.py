@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Directories file:// inputs may be read from (':' or ',' separated); "
         "the output root is always readable.")
+    remote_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="When set (comma separated), the only http(s) hosts and s3/gs buckets "
+        "inputs may name; empty: any.")
     result_retention: float = Field(
         7 * 24 * 3600.0, ge=0, description="Seconds finished async jobs are kept (0: forever).")
     max_body_bytes: int = Field(512 * 1024 * 1024, ge=1, description="Largest request body.")
@@ -47,7 +51,7 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None, description="Base URL for links, when the service sits behind a proxy.")
 
-    @field_validator("profiles", "input_roots", mode="before")
+    @field_validator("profiles", "input_roots", "remote_hosts", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return _split_list(value)

@@ -39,18 +39,25 @@ _JPEG_BASE64 = "/9j/"
 
 @dataclass(frozen=True)
 class InputPolicy:
-    """Local folders whose files a request may read (symlinks and `..` resolved)."""
+    """Local folders whose files a request may read (symlinks and `..` resolved), and, when
+    set, the only remote hosts and buckets it may name (None: any)."""
 
     readable_roots: tuple[Path, ...]
+    remote_hosts: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         roots = tuple(Path(os.path.realpath(root)) for root in self.readable_roots)
         object.__setattr__(self, "readable_roots", roots)
+        if self.remote_hosts is not None:
+            hosts = tuple(host.strip().lower() for host in self.remote_hosts if host.strip())
+            object.__setattr__(self, "remote_hosts", hosts)
 
     @classmethod
     def from_settings(cls, settings: Any) -> InputPolicy:
         """The policy of a running service: its input roots and its output folder."""
-        return cls(readable_roots=tuple(settings.readable_roots))
+        hosts = getattr(settings, "remote_hosts", None)
+        return cls(readable_roots=tuple(settings.readable_roots),
+                   remote_hosts=tuple(hosts) if hosts else None)
 
     def allows(self, path: Path) -> bool:
         return any(path == root or path.is_relative_to(root) for root in self.readable_roots)
@@ -105,6 +112,7 @@ def resolve_uri(uri: str, policy: InputPolicy, *, field: str | None = None) -> s
     if scheme == "file":
         return _local_path(_file_uri_path(uri, where), policy, where)
     if scheme in REMOTE_SCHEMES:
+        _check_remote_host(uri, policy, where)
         return _remote_path(uri, scheme, where)
     raise BadRequest(
         f"{where}URI scheme {scheme!r} is not supported ({display_uri(uri)!r})",
@@ -140,6 +148,20 @@ def _local_path(path: str, policy: InputPolicy, where: str) -> str:
             f"roots ({roots})",
             hint="ask the operator to add its folder to PESTO_INPUT_ROOTS")
     return str(resolved)
+
+
+def _check_remote_host(uri: str, policy: InputPolicy, where: str) -> None:
+    """With PESTO_REMOTE_HOSTS set, a request may name only those hosts and buckets: the
+    service's network position and cloud credentials are not the client's to use."""
+    if policy.remote_hosts is None:
+        return
+    parts = urlsplit(uri)
+    names = {parts.netloc.lower(), (parts.hostname or "").lower()}
+    if not names & set(policy.remote_hosts):
+        raise Forbidden(
+            f"{where}{display_uri(uri)!r}: host or bucket {parts.netloc!r} is not one of the "
+            f"allowed remote sources ({', '.join(policy.remote_hosts)})",
+            hint="the operator lists them in PESTO_REMOTE_HOSTS")
 
 
 def _remote_path(uri: str, scheme: str, where: str) -> str:

@@ -29,6 +29,7 @@ from runtime.errors import (
     ServiceBusy,
     ServiceUnavailable,
 )
+from runtime.imageio.policy import InputPolicy
 from runtime.jobs.wire import FrameReader
 from runtime.jobs.worker import WorkItem, worker_main
 
@@ -91,10 +92,9 @@ class _Worker:
 
 
 class WorkerPool:
-    def __init__(self, *, project_root: str, profiles: tuple[str, ...],
-                 readable_roots: tuple[str, ...], workers: int, queue_size: int,
-                 job_timeout: float) -> None:
-        self._worker_args = (project_root, profiles, readable_roots)
+    def __init__(self, *, project_root: str, profiles: tuple[str, ...], policy: InputPolicy,
+                 workers: int, queue_size: int, job_timeout: float) -> None:
+        self._worker_args = (project_root, profiles, policy)
         self._size = workers
         self._queue_size = queue_size
         self._timeout = job_timeout

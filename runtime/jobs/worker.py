@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import AlgorithmFailed, PestoError
+from runtime.imageio.policy import InputPolicy
 from runtime.jobs.wire import send_message
 
 __all__ = ["WorkItem", "worker_main", "load_process_class", "portable_error"]
@@ -85,7 +86,7 @@ def portable_error(exc: PestoError) -> PestoError:
 
 
 def worker_main(jobs: Connection, messages: Connection, project_root: str,
-                profiles: tuple[str, ...], readable_roots: tuple[str, ...]) -> None:
+                profiles: tuple[str, ...], policy: InputPolicy) -> None:
     """Entry point of a worker process (spawned: nothing is inherited but these arguments).
 
     `jobs` brings WorkItems; answers go out on `messages` as frames (see wire.py).
@@ -101,7 +102,6 @@ def worker_main(jobs: Connection, messages: Connection, project_root: str,
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the service, which stops us
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     from runtime import payload as payload_mod
-    from runtime.imageio import InputPolicy
     from runtime.progress import set_reporter
     from runtime.project import ServiceProject
 
@@ -114,7 +114,6 @@ def worker_main(jobs: Connection, messages: Connection, project_root: str,
         logger.exception("algorithm failed to start")
         send(("start_failed", f"algorithm failed to start: {type(exc).__name__}: {exc}"))
         return
-    policy = InputPolicy(readable_roots=tuple(Path(r) for r in readable_roots))
     send(("ready",))
     while True:
         try:
