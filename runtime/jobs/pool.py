@@ -15,6 +15,7 @@ import logging
 import math
 import multiprocessing
 import os
+import pickle
 import signal
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 _START_TIMEOUT = 300.0  # seconds a worker may take to import and run on_start
 _RESTART_BACKOFF = (1.0, 60.0)  # first and longest pause between failed starts
 _READ_SIZE = 1 << 20
+_LOOP_SEND_LIMIT = 256 * 1024  # larger jobs are written to the worker's pipe from a thread
 
 
 @dataclass(frozen=True)
@@ -183,12 +185,16 @@ class WorkerPool:
         self._running[sub.item.job_id] = worker
         if sub.on_running:
             sub.on_running()
-        try:
-            worker.jobs.send(sub.item)
-        except OSError:
-            self._worker_died(worker)
-            return
         loop = asyncio.get_running_loop()
+        data = pickle.dumps(sub.item, protocol=pickle.HIGHEST_PROTOCOL)
+        if len(data) <= _LOOP_SEND_LIMIT:
+            try:
+                worker.jobs.send_bytes(data)
+            except OSError:
+                self._worker_died(worker)
+                return
+        else:  # megabytes of base64: a pipe write that long would stall every other request
+            loop.run_in_executor(None, _send_quietly, worker.jobs, data)
         worker.timer = loop.call_later(self._timeout, self._timed_out, worker)
 
     def _release(self, worker: _Worker) -> None:
@@ -325,6 +331,14 @@ class WorkerPool:
         self._workers[index] = worker
         loop.add_reader(messages_out.fileno(), self._on_readable, worker)
         return worker
+
+
+def _send_quietly(connection: Any, data: bytes) -> None:
+    """Send from a thread; a failure means the worker died, which its pipe's EOF reports."""
+    try:
+        connection.send_bytes(data)
+    except OSError:
+        logger.warning("could not send a job to its worker (it died)")
 
 
 def _settle(future: asyncio.Future, *, result: Any = None, exc: PestoError | None = None) -> None:
