@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from packager.cli import build, init, list_, pipeline, run, schemagen, serve, test
+from packager.cli import build, emit, init, list_, pipeline, run, schemagen, serve, test
 from packager.cli._common import ProfileCommand, err_console
 from runtime.errors import PestoError
 
@@ -27,6 +27,7 @@ app = typer.Typer(
 for _module in (init, schemagen, build, test, run, serve, list_):
     app.command(name=_module.NAME, cls=ProfileCommand, help=_module.HELP)(_module.command)
 app.add_typer(pipeline.app, name=pipeline.NAME, help=pipeline.HELP)
+app.add_typer(emit.app, name=emit.NAME, help=emit.HELP)
 
 
 def _report(exc: PestoError) -> None:
