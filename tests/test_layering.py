@@ -52,7 +52,8 @@ def test_conductor_and_airflow_adapters_do_not_import_each_other() -> None:
         assert not uses_airflow or "/airflow/" in path, path
 
 
-@pytest.mark.parametrize("module", ["runtime", "runtime.imageio", "runtime.raster", "schemas"])
+@pytest.mark.parametrize("module", [
+    "runtime", "runtime.imageio", "runtime.raster", "runtime.payload", "schemas"])
 def test_public_names_are_exported(module: str) -> None:
     imported = __import__(module, fromlist=["__all__"])
     missing = [name for name in imported.__all__ if not hasattr(imported, name)]
