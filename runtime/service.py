@@ -143,8 +143,9 @@ class ProcessingService:
             raise NotFound(f"no job {job_id!r}", hint="list jobs with GET /api/v1/jobs")
         return job
 
-    def jobs(self) -> list[Job]:
-        return self.store.list()
+    def jobs(self, status: JobStatus | None = None, *, limit: int = -1,
+             offset: int = 0) -> list[Job]:
+        return self.store.list(status, limit=limit, offset=offset)
 
     def results(self, job_id: str) -> Job:
         """The job, if its results can be read (409 otherwise)."""

@@ -68,13 +68,13 @@ class JobStore:
         row = self._execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _row_to_job(row) if row else None
 
-    def list(self, status: JobStatus | None = None) -> list[Job]:
-        if status is None:
-            rows = self._execute("SELECT * FROM jobs ORDER BY created").fetchall()
-        else:
-            rows = self._execute(
-                "SELECT * FROM jobs WHERE status = ? ORDER BY created", (status.value,)
-            ).fetchall()
+    def list(self, status: JobStatus | None = None, *, limit: int = -1,
+             offset: int = 0) -> list[Job]:
+        """Jobs in submission order, optionally of one status, one page at a time."""
+        where, args = ("WHERE status = ?", (status.value,)) if status else ("", ())
+        rows = self._execute(
+            f"SELECT * FROM jobs {where} ORDER BY created LIMIT ? OFFSET ?",  # noqa: S608
+            (*args, limit, offset)).fetchall()
         return [_row_to_job(row) for row in rows]
 
     def count_by_status(self) -> dict[JobStatus, int]:

@@ -164,6 +164,11 @@ def test_restart_keeps_every_accepted_job(service_factory, tmp_path: Path) -> No
         for interrupted in (running, accepted):
             assert listed[interrupted]["status"] == "FAILED"
             assert listed[interrupted]["message"].startswith("interrupted")
+        failed_only = client.get("/jobs", params={"status": "FAILED"}).json()
+        assert {job["jobId"] for job in failed_only} == {failed, running, accepted}
+        page = client.get("/jobs", params={"limit": 2, "offset": 1}).json()
+        assert [job["jobId"] for job in page] == [failed, cancelled]  # submission order
+        assert_error(client.get("/jobs", params={"status": "LOST"}), 400)
 
 
 def test_retention_removes_old_finished_jobs(service_factory, tmp_path: Path) -> None:

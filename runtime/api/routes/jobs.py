@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from runtime.api.deps import Service, base_url, require_token
 from runtime.api.routes.process import read_payload, wants_inline
 from runtime.api.views import ImageFileResponse, accepted_response, status_body
 from runtime.errors import NotFound
+from runtime.jobs.models import JobStatus
 
 __all__ = ["router"]
 
@@ -27,9 +28,15 @@ async def submit(request: Request, service: Service) -> JSONResponse:
 
 
 @router.get("")
-async def list_jobs(request: Request, service: Service) -> list[dict[str, Any]]:
+async def list_jobs(
+    request: Request, service: Service,
+    status: Annotated[JobStatus | None, Query(description="only jobs in this state")] = None,
+    limit: Annotated[int, Query(ge=1, le=10000, description="page size")] = 1000,
+    offset: Annotated[int, Query(ge=0, description="jobs to skip")] = 0,
+) -> list[dict[str, Any]]:
+    """Jobs in submission order, a page at a time (`?status=RUNNING&limit=100&offset=200`)."""
     base = base_url(request, service)
-    return [status_body(job, base) for job in service.jobs()]
+    return [status_body(job, base) for job in service.jobs(status, limit=limit, offset=offset)]
 
 
 @router.get("/{job_id}/status")
