@@ -17,16 +17,22 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _JobStateCollector:
-    """Reads job counts at scrape time, so the gauge can never drift from the store."""
+    """Reads job counts and the pool's load at scrape time: gauges that cannot drift."""
 
-    def __init__(self, read: Callable[[], Mapping[str, int]]) -> None:
+    def __init__(self, read: Callable[[], Mapping[str, int]],
+                 pool: Callable[[], tuple[int, int]]) -> None:
         self._read = read
+        self._pool = pool
 
     def collect(self):
-        family = GaugeMetricFamily("pesto_jobs", "Jobs by state", labels=["state"])
+        family = GaugeMetricFamily("pesto_jobs", "Asynchronous jobs by state", labels=["state"])
         for state, count in self._read().items():
             family.add_metric([state], count)
         yield family
+        busy, waiting = self._pool()
+        yield GaugeMetricFamily("pesto_workers_busy", "Workers running a job (sync or async)",
+                                value=busy)
+        yield GaugeMetricFamily("pesto_queue_waiting", "Jobs waiting for a worker", value=waiting)
 
 
 class ServiceMetrics:
@@ -40,8 +46,9 @@ class ServiceMetrics:
             ["mode", "outcome"], registry=self.registry,
             buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600))
 
-    def watch_job_states(self, read: Callable[[], Mapping[str, int]]) -> None:
-        self.registry.register(_JobStateCollector(read))
+    def watch_job_states(self, read: Callable[[], Mapping[str, int]],
+                         pool: Callable[[], tuple[int, int]]) -> None:
+        self.registry.register(_JobStateCollector(read, pool))
 
     def request(self, method: str, route: str, status: int) -> None:
         self.requests.labels(method, route, str(status)).inc()

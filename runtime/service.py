@@ -59,7 +59,8 @@ class ProcessingService:
             workers=settings.workers, queue_size=settings.queue,
             job_timeout=settings.job_timeout)
         self.metrics.watch_job_states(
-            lambda: {s.value: n for s, n in self.store.count_by_status().items()})
+            lambda: {s.value: n for s, n in self.store.count_by_status().items()},
+            lambda: (self.pool.busy, self.pool.waiting))
         self._tasks: set[asyncio.Task] = set()
         self._sweeper: asyncio.Task | None = None
 

@@ -94,6 +94,8 @@ def test_version_config_openapi_and_metrics(client) -> None:
     assert metrics.headers["content-type"].startswith("text/plain")
     assert 'pesto_http_requests_total{method="GET",route="/api/v1/health",status="200"}' in metrics.text
     assert 'pesto_jobs{state="SUCCEEDED"}' in metrics.text
+    assert "pesto_workers_busy 0.0" in metrics.text and "pesto_queue_waiting 0.0" in metrics.text
+    assert "# TYPE pesto_job_duration_seconds histogram" in metrics.text
 
 
 def test_sync_process_by_reference_keeps_dtype_and_georeferencing(client, scene_uri) -> None:
