@@ -1,0 +1,7 @@
+"""Airflow operators of PESTO services."""
+
+from __future__ import annotations
+
+from adapters.airflow.operators.pesto import PestoProcessOperator
+
+__all__ = ["PestoProcessOperator"]

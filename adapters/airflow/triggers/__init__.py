@@ -1,0 +1,7 @@
+"""Airflow triggers of PESTO services."""
+
+from __future__ import annotations
+
+from adapters.airflow.triggers.pesto import PestoJobTrigger
+
+__all__ = ["PestoJobTrigger"]
