@@ -37,6 +37,6 @@ def pesto_fan_out(value: Any, path: list[str], bindings: Mapping[str, list[str]]
 
 
 @task(multiple_outputs=False)
-def pesto_outputs(**values: Any) -> Any:
-    """The pipeline's outputs, as plain JSON."""
+def pesto_outputs(values: Mapping[str, Any]) -> Any:
+    """The pipeline's outputs (name -> value), as plain JSON."""
     return plain(values)

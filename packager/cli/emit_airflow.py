@@ -1,0 +1,77 @@
+"""`packager emit airflow SPEC`: the Airflow operators of a pipeline's services and its DAG.
+
+Writes `<name>_operators.py` (one operator class per service, from its describe document) and
+`<name>.py` (the DAG) into `--out` (default `dags/`). Describe documents come from the project
+folders (built here, with `-p` profiles), from running services (`url:`), or from files given
+with `--describe NAME=FILE` (required for `image:` services).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from packager.cli._common import console
+from packager.cli.pipeline import OptionError, ProfileOption, SpecArgument, _pairs, _profiles
+
+__all__ = ["NAME", "HELP", "command"]
+
+NAME = "airflow"
+HELP = ("Generate Airflow operators (one per service) and the DAG of a pipeline spec "
+        "(docs/airflow.md).")
+
+
+def _describes(pipeline: Any, profiles: dict[str, list[str]],
+               files: dict[str, str]) -> dict[str, dict[str, Any]]:
+    from adapters.client import ServiceClient
+    from runtime.project import ServiceProject
+
+    describes: dict[str, dict[str, Any]] = {}
+    for name, ref in pipeline.services.items():
+        if name in files:
+            path = Path(files[name])
+            try:
+                describes[name] = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise OptionError(f"--describe {name}={path}: cannot read it: {exc}") from exc
+        elif ref.project is not None:
+            chosen = tuple(profiles.get(name, ref.profiles))
+            describes[name] = ServiceProject.load(ref.project, chosen).describe()
+        elif ref.url is not None:
+            with ServiceClient(ref.url) as client:
+                describes[name] = client.describe()
+        else:
+            raise OptionError(f"service {name!r} is an image: give its describe document with "
+                              f"--describe {name}=FILE")
+    return describes
+
+
+def command(
+    spec: SpecArgument,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", envvar="PESTO_AIRFLOW_DAGS",
+        help="Folder for the DAG and operators modules (PESTO_AIRFLOW_DAGS).")] = Path("dags"),
+    profile: ProfileOption = None,
+    describe: Annotated[list[str] | None, typer.Option(
+        "--describe", show_default=False,
+        help="SERVICE=FILE: the service's describe document (JSON) instead of building or "
+             "asking it (repeatable).")] = None,
+) -> None:
+    from adapters.airflow.generate import emit
+    from adapters.pipeline import check_types, load_pipeline
+
+    pipeline = load_pipeline(spec)
+    profiles = _profiles(profile)
+    files = _pairs("--describe", describe)
+    for option, names in (("--profile", profiles), ("--describe", files)):
+        unknown = [name for name in names if name not in pipeline.services]
+        if unknown:
+            raise OptionError(f"{option} {unknown[0]}: no such service in {spec}")
+    describes = _describes(pipeline, profiles, files)
+    check_types(pipeline, describes)
+    written = emit(pipeline, describes, out)
+    console.print(f"{spec}: wrote {written.dag} and {written.operators}", highlight=False,
+                  soft_wrap=True)
