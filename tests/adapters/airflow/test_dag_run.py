@@ -16,12 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.adapters import test_cloud_mask
 from tests.conftest import start_service
 from tests.examples.conftest import read_raster, whole_scene_mask
 
 REPO = Path(__file__).resolve().parents[3]
 DAGS = REPO / "dags"
 SERVICES = ("tiling", "cloud-detection", "merge")
+crop = test_cloud_mask.crop  # the real crop as a GeoTIFF (module fixture, skips without it)
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")]
@@ -54,16 +56,6 @@ with DAG(dag_id="my-masks", schedule=None, render_template_as_native_obj=True) a
     masks = CloudDetectionOperator.partial(task_id="masks").expand_kwargs(calls)
     MergeOperator(task_id="merged", scene="{{ dag_run.conf['scene'] }}", tiles=masks.output)
 """
-
-
-@pytest.fixture(scope="module")
-def crop(tmp_path_factory) -> Path:
-    from packager.samples import default_crop_path, write_sentinel2_crop
-
-    source = default_crop_path()
-    if not source.is_file():
-        pytest.skip(f"real Sentinel-2 crop not found at {source} (set PESTO_SENTINEL2_CROP)")
-    return write_sentinel2_crop(source, tmp_path_factory.mktemp("crop")).image
 
 
 @pytest.fixture(scope="module")
