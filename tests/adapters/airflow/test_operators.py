@@ -200,3 +200,10 @@ def test_the_trigger_serializes_json_primitives_only():
                       "timeout": None}
     assert json.loads(json.dumps(kwargs)) == kwargs
     assert PestoJobTrigger(**kwargs).serialize() == (path, kwargs)
+
+
+def test_the_provider_entry_point_is_installed():
+    from importlib.metadata import entry_points
+
+    found = [point.value for point in entry_points(group="apache_airflow_provider")]
+    assert "adapters.airflow:get_provider_info" in found
