@@ -37,6 +37,7 @@ class TilingOperator(PestoProcessOperator):
 
     service_name: ClassVar[str | None] = 'tiling'
     input_names: ClassVar[tuple[str, ...]] = ('scene', 'tile_size', 'margin')
+    reference_outputs: ClassVar[tuple[str, ...]] = ()
     template_fields: Sequence[str] = ('inputs', 'scene', 'tile_size', 'margin')
 
     def __init__(
@@ -73,6 +74,7 @@ class CloudDetectionOperator(PestoProcessOperator):
 
     service_name: ClassVar[str | None] = 'cloud-detection'
     input_names: ClassVar[tuple[str, ...]] = ('tile',)
+    reference_outputs: ClassVar[tuple[str, ...]] = ('mask',)
     template_fields: Sequence[str] = ('inputs', 'tile')
 
     def __init__(
@@ -105,6 +107,7 @@ class MergeOperator(PestoProcessOperator):
 
     service_name: ClassVar[str | None] = 'merge'
     input_names: ClassVar[tuple[str, ...]] = ('scene', 'tiles')
+    reference_outputs: ClassVar[tuple[str, ...]] = ()
     template_fields: Sequence[str] = ('inputs', 'scene', 'tiles')
 
     def __init__(

@@ -27,7 +27,7 @@ from typing import Any
 
 from adapters.airflow._dag import dag_source
 from adapters.airflow._names import GenerateError, header, module_name
-from adapters.pipeline import Pipeline
+from adapters.pipeline import Pipeline, output_schema
 
 __all__ = ["EmittedFiles", "GenerateError", "OperatorSpec", "ParamSpec", "RESERVED_NAMES",
            "dag_source", "emit", "header", "module_name", "operator_spec", "operators_source"]
@@ -77,6 +77,7 @@ class OperatorSpec:
     passed_in_inputs: tuple[str, ...]  # inputs whose names cannot be parameters
     title: str
     doc: str
+    reference_outputs: tuple[str, ...] = ()  # outputs that are ImageRef objects
 
     def has_param(self, name: str) -> bool:
         return any(param.name == name for param in self.params)
@@ -174,9 +175,21 @@ def operator_spec(service: str, describe: Mapping[str, Any]) -> OperatorSpec:
     label = " ".join(str(describe.get(key)) for key in ("name", "version") if describe.get(key))
     doc = _text(describe.get("description"))
     return OperatorSpec(service=service, class_name=_class_name(service),
+                        reference_outputs=_reference_outputs(describe),
                         conn_id=f"pesto_{module_name(service).lower()}", params=tuple(params),
                         passed_in_inputs=tuple(passed), title=f"{title} ({label})" if label
                         else title, doc=doc)
+
+
+def _reference_outputs(describe: Mapping[str, Any]) -> tuple[str, ...]:
+    """Output fields that are ImageRef objects (an object schema with an `href` property)."""
+    schema = output_schema(describe)
+    found = []
+    for name, sub in (schema.get("properties") or {}).items():
+        resolved = _resolve(sub, schema)
+        if isinstance(resolved, Mapping) and "href" in (resolved.get("properties") or {}):
+            found.append(name)
+    return tuple(found)
 
 
 def _operator_class(spec: OperatorSpec) -> str:
@@ -197,6 +210,7 @@ def _operator_class(spec: OperatorSpec) -> str:
     names = tuple(param.name for param in spec.params)
     lines += [f"    service_name: ClassVar[str | None] = {spec.service!r}",
               f"    input_names: ClassVar[tuple[str, ...]] = {names!r}",
+              f"    reference_outputs: ClassVar[tuple[str, ...]] = {spec.reference_outputs!r}",
               f"    template_fields: Sequence[str] = {('inputs', *names)!r}", "",
               "    def __init__(", "        self,", "        *,"]
     for param in spec.params:

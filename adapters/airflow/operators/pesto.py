@@ -8,7 +8,10 @@ by reference (file:// or http(s) URIs), never as pixels: XComs live in the metad
   outputs as file:// references.
 - `deferrable=True`: `POST /jobs`, then the task defers to `PestoJobTrigger` (no worker slot
   while the job runs); `execute_complete` reads the results: JSON values as they are, image
-  results as the URL of the result (`.../jobs/ID/results/NAME`).
+  results as the URL of the result (`.../jobs/ID/results/NAME`), wrapped as an ImageRef
+  `{"href": URL}` for the outputs listed in `reference_outputs` (generated operators list the
+  ImageRef outputs of their describe document), so the next service gets the same shape as
+  from a synchronous call. The next service must then read http:// inputs from this one.
 
 Errors: a refusal of the input (4xx), a failed job or a timeout fail the task at once
 (`AirflowFailException`: running it again would fail again); a full queue, a 5xx or an
@@ -74,6 +77,8 @@ class PestoProcessOperator(BaseOperator):
     service_name: ClassVar[str | None] = None
     #: The typed input parameters of a generated subclass, sent besides `inputs`.
     input_names: ClassVar[tuple[str, ...]] = ()
+    #: Image outputs declared as ImageRef objects: a deferred job's result URL is wrapped.
+    reference_outputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, inputs: Mapping[str, Any] | None = None,
                  pesto_conn_id: str = PestoHook.default_conn_name, deferrable: bool = False,
@@ -129,5 +134,8 @@ class PestoProcessOperator(BaseOperator):
         job_id = str(event["job_id"])
         with _task_errors(self._what), self._client() as client:
             links = client.results(job_id)
-            return {name: client.result(job_id, name) if link.is_json else link.href
-                    for name, link in links.items()}
+            return {name: client.result(job_id, name) if link.is_json
+                    else self._ref(name, link.href) for name, link in links.items()}
+
+    def _ref(self, name: str, url: str) -> Any:
+        return {"href": url} if name in self.reference_outputs else url

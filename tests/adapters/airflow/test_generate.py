@@ -116,6 +116,8 @@ def test_the_dag_file_maps_the_spec(tmp_path):
     assert "CloudDetectionOperator.partial(" in text and ".expand_kwargs(detect_items)" in text
     assert "tiles=detect_task.output," in text
     assert text.rstrip().endswith('if __name__ == "__main__":\n    dag.test()')
+    operators = files.operators.read_text()
+    assert "reference_outputs: ClassVar[tuple[str, ...]] = ('mask',)" in operators  # detection
     compile(text, str(files.dag), "exec")
     compile(files.operators.read_text(), str(files.operators), "exec")
 

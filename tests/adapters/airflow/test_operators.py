@@ -207,3 +207,12 @@ def test_the_provider_entry_point_is_installed():
 
     found = [point.value for point in entry_points(group="apache_airflow_provider")]
     assert "adapters.airflow:get_provider_info" in found
+
+
+def test_a_deferred_imageref_output_becomes_a_reference_object(service):
+    class RefOperator(PestoProcessOperator):
+        reference_outputs = ("mask",)
+
+    outputs = RefOperator(task_id="t").execute_complete(
+        {}, {"status": "success", "job_id": "j1", "message": "ok"})
+    assert outputs["mask"] == {"href": f"{BASE}/api/v1/jobs/j1/results/mask"}
