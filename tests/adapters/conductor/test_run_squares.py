@@ -1,0 +1,80 @@
+"""The squares test chain through the SDK workers and the test Conductor server: fan-out items
+finish in reverse order yet fan in in item order, the JOIN holds the sum until every fork is
+done, a failing item fails the workflow."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.conductor import TaskSettings, generate_task_defs, generate_workflow, task_name
+from adapters.conductor.worker import register_definitions
+from adapters.pipeline import load_pipeline
+from tests.adapters.conductor.conftest import running_workers
+from tests.adapters.conftest import SERVICES, SQUARES
+from tests.conftest import start_service
+
+pytestmark = pytest.mark.slow
+
+FAST = TaskSettings(retry_count=1, retry_delay_seconds=0)
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory):
+    started = {}
+    for name in ("split", "square", "sum"):
+        started[name] = start_service(SERVICES / name, tmp_path_factory.mktemp(name),
+                                      env={"PESTO_WORKERS": "3"})
+    yield {name: service.url for name, service in started.items()}
+    for service in started.values():
+        service.stop()
+
+
+@pytest.fixture
+def squares(conductor, services, describes):
+    pipeline = load_pipeline(SQUARES, describes=describes)
+    register_definitions(conductor.configuration(), generate_task_defs(describes, settings=FAST),
+                         generate_workflow(pipeline, describes, settings=FAST))
+    urls = {task_name(describes[name]): url for name, url in services.items()}
+    with running_workers(conductor, urls, thread_count=3):
+        yield conductor
+
+
+def _tasks(workflow: dict, prefix: str) -> list[dict]:
+    return [t for t in workflow["tasks"] if t["referenceTaskName"].startswith(prefix)]
+
+
+def test_items_fan_in_in_item_order_and_the_join_waits_for_every_fork(squares, tmp_path):
+    latch = tmp_path / "latch"
+    latch.mkdir()
+    workflow = squares.wait(squares.start("squares", {"count": 3, "latch_dir": str(latch)}))
+    assert workflow["status"] == "COMPLETED", workflow["reasonForIncompletion"]
+    output = workflow["output"]
+    assert output["total"] == 1 + 4 + 9 and output["indexes"] == [0, 1, 2]
+    finished = output["finished"]
+    assert finished == sorted(finished, reverse=True)  # item 2 ended first, still listed last
+    forks = [t for t in _tasks(workflow, "squares__") if t["referenceTaskName"][-1].isdigit()]
+    assert sorted(t["referenceTaskName"] for t in forks) == [f"squares__{i}" for i in range(3)]
+    join = _tasks(workflow, "squares__join")[0]
+    assert sorted(join["inputData"]["joinOn"]) == [t["referenceTaskName"] for t in forks]
+    total = _tasks(workflow, "total")[0]
+    assert total["scheduledTime"] >= max(t["endTime"] for t in forks) > 0
+    assert join["endTime"] >= max(t["endTime"] for t in forks)
+
+
+def test_a_failing_item_fails_the_workflow_and_the_sum_never_runs(squares):
+    workflow = squares.wait(squares.start("squares", {"count": 3, "fail_index": 1}))
+    assert workflow["status"] == "FAILED"
+    assert "squares__1" in workflow["reasonForIncompletion"]
+    assert "unlucky" in workflow["reasonForIncompletion"]
+    assert not _tasks(workflow, "total")
+    # the algorithm's error is a 500 from the service: retryable, so retried retryCount times
+    attempts = [(t["status"], t["retryCount"]) for t in _tasks(workflow, "squares__1")]
+    assert attempts == [("FAILED", 0), ("FAILED", 1)], attempts
+
+
+def test_bad_input_fails_for_good_without_retries(squares):
+    workflow = squares.wait(squares.start("squares", {"count": "three"}))
+    assert workflow["status"] == "FAILED"
+    attempts = [(t["status"], t["retryCount"]) for t in _tasks(workflow, "split")]
+    assert attempts == [("FAILED_WITH_TERMINAL_ERROR", 0)]  # a 400: never retried
+    assert "count" in workflow["reasonForIncompletion"]
