@@ -153,3 +153,36 @@ def test_emit_names_an_unknown_service_option(tmp_path, capsys):
                  "nope=x.json"])
     assert code != 0
     assert "--describe nope: no such service" in capsys.readouterr().err
+
+
+def test_fan_in_fields_and_deep_paths_become_map_functions_and_macros(tmp_path):
+    spec = tmp_path / "p.yaml"
+    spec.write_text(
+        "name: deep\ninputs: {cfg: {type: object, default: {a: {b: 1}}}}\n"
+        "services: {split: {url: 'http://x'}, work: {url: 'http://y'}}\n"
+        "steps:\n"
+        "  - {id: s, service: split, inputs: {n: '${inputs.cfg.a.b}'}}\n"
+        "  - {id: w, service: work, foreach: '${s.items}', as: it,\n"
+        "     inputs: {value: '${it.v}', first: '${s.items.0}'}}\n"
+        "  - {id: t, service: work, inputs: {value: '${w.out}', first: '${w}'}}\n"
+        "outputs: {all: '${t}'}\n")
+    describes = {"split": {"input": {"properties": {"n": {"type": "integer"}}}},
+                 "work": {"input": {"properties": {"value": {}, "first": {}}}}}
+    files = emit(load_pipeline(spec), describes, tmp_path / "out")
+    text = files.dag.read_text()
+    assert "n=\"{{ pesto_path(params['cfg'], 'a', 'b') }}\"," in text
+    assert "first=\"{{ pesto_path(ti.xcom_pull(task_ids='s'), 'items', '0') }}\"," in text
+    assert "['items'],\n        {'value': ['v']}," in text
+    assert "def _w_out(output: Any) -> Any:" in text and "value=w_task.output.map(_w_out)," in text
+    assert "[s_task] >> w_task" in text and "'all': t_task.output," in text
+    compile(text, str(files.dag), "exec")
+    sys.path.insert(0, str(files.dag.parent))
+    try:
+        import runpy
+
+        dag = runpy.run_path(str(files.dag))["dag"]
+    finally:
+        sys.path.remove(str(files.dag.parent))
+        sys.modules.pop("deep_operators", None)
+    assert sorted(dag.task_ids) == ["outputs", "s", "t", "w", "w_items"]
+    assert dag.get_task("t").upstream_task_ids == {"w"}
