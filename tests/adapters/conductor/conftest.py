@@ -14,7 +14,8 @@ import pytest
 import uvicorn
 
 from tests.adapters.conductor.server import ConductorState, create_app
-from tests.conftest import free_port, wait_until
+from tests.adapters.conftest import SERVICES
+from tests.conftest import free_port, start_service, wait_until
 
 TERMINAL = ("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
 
@@ -79,3 +80,17 @@ def running_workers(conductor: TestConductor, services: Mapping[str, str], *,
         yield
     finally:
         handler.stop_processes()
+
+
+@pytest.fixture(scope="module")
+def squares_services(tmp_path_factory):
+    """The test services split, square and sum (3 workers each): name -> URL."""
+    started = {}
+    try:
+        for name in ("split", "square", "sum"):
+            started[name] = start_service(SERVICES / name, tmp_path_factory.mktemp(name),
+                                          env={"PESTO_WORKERS": "3"})
+        yield {name: service.url for name, service in started.items()}
+    finally:
+        for service in started.values():
+            service.stop()

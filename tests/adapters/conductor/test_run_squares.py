@@ -10,31 +10,19 @@ from adapters.conductor import TaskSettings, generate_task_defs, generate_workfl
 from adapters.conductor.worker import register_definitions
 from adapters.pipeline import load_pipeline
 from tests.adapters.conductor.conftest import running_workers
-from tests.adapters.conftest import SERVICES, SQUARES
-from tests.conftest import start_service
+from tests.adapters.conftest import SQUARES
 
 pytestmark = pytest.mark.slow
 
 FAST = TaskSettings(retry_count=1, retry_delay_seconds=0)
 
 
-@pytest.fixture(scope="module")
-def services(tmp_path_factory):
-    started = {}
-    for name in ("split", "square", "sum"):
-        started[name] = start_service(SERVICES / name, tmp_path_factory.mktemp(name),
-                                      env={"PESTO_WORKERS": "3"})
-    yield {name: service.url for name, service in started.items()}
-    for service in started.values():
-        service.stop()
-
-
 @pytest.fixture
-def squares(conductor, services, describes):
+def squares(conductor, squares_services, describes):
     pipeline = load_pipeline(SQUARES, describes=describes)
     register_definitions(conductor.configuration(), generate_task_defs(describes, settings=FAST),
                          generate_workflow(pipeline, describes, settings=FAST))
-    urls = {task_name(describes[name]): url for name, url in services.items()}
+    urls = {task_name(describes[name]): url for name, url in squares_services.items()}
     with running_workers(conductor, urls, thread_count=3):
         yield conductor
 
