@@ -235,6 +235,10 @@ def generate_workflow(pipeline: Pipeline, describes: Mapping[str, Mapping[str, A
     if missing:
         raise GenerationError(f"pipeline {pipeline.name!r}: no describe document for "
                               f"service(s) {', '.join(missing)}")
+    clashing = [step.id for step in pipeline.steps if _SEP in step.id]
+    if clashing:
+        raise GenerationError(f"pipeline {pipeline.name!r}: step id {clashing[0]!r} contains "
+                              f"{_SEP!r}, which names the tasks the generator adds")
     refs = _Refs(pipeline)
     tasks: list[dict[str, Any]] = []
     collectors: dict[str, Ref] = {}

@@ -169,3 +169,15 @@ def test_a_service_without_describe_is_named():
     with pytest.raises(GenerationError, match="no describe document for service.*sum"):
         generate_workflow(pipeline, {k: v for k, v in DESCRIBES.items() if k != "sum"})
 
+
+
+def test_queries_hold_no_conductor_expression(workflow):
+    for task in workflow["tasks"]:
+        if task["type"] == "JSON_JQ_TRANSFORM":  # Conductor would substitute `${...}` in them
+            assert "${" not in task["inputParameters"]["queryExpression"]
+
+
+def test_a_step_id_clashing_with_generated_names_is_refused():
+    pipeline = parse_pipeline(SPEC.replace("split_x", "sp__lit"))
+    with pytest.raises(GenerationError, match="step id 'sp__lit' contains '__'"):
+        generate_workflow(pipeline, DESCRIBES)
