@@ -124,8 +124,9 @@ class Calls:
             if not isinstance(link, dict) or not isinstance(entry.get("id"), str):
                 raise UnexpectedResponse(f"{self.root}/jobs/{_job_id(job)}/results: "
                                          f"not a result entry: {str(entry)[:200]}")
-            links[entry["id"]] = ResultLink(entry["id"], str(link.get("href", "")),
-                                            str(link.get("type", "application/json")))
+            links[entry["id"]] = ResultLink(
+                entry["id"], str(link.get("href", "")), str(link.get("type", "application/json")),
+                value=entry.get("value"), has_value="value" in entry)
         return links
 
     def result(self, job: JobRef | str, result_id: str) -> Call[Any]:

@@ -82,6 +82,10 @@ class ResultLink:
     id: str
     href: str
     media_type: str = "application/json"
+    #: The output as a synchronous call answers it (file:// references for images), when the
+    #: service lists it (PESTO runtimes do); `has_value` tells a listed null from no value.
+    value: Any = None
+    has_value: bool = False
 
     @property
     def is_json(self) -> bool:

@@ -134,8 +134,15 @@ class PestoProcessOperator(BaseOperator):
         job_id = str(event["job_id"])
         with _task_errors(self._what), self._client() as client:
             links = client.results(job_id)
-            return {name: client.result(job_id, name) if link.is_json
-                    else self._ref(name, link.href) for name, link in links.items()}
+            return {name: self._output(client, job_id, name, link)
+                    for name, link in links.items()}
+
+    def _output(self, client: Any, job_id: str, name: str, link: Any) -> Any:
+        """The output as a sync call gives it: the listed value (file:// references), else
+        the result itself for JSON, else its URL (a service that lists no values)."""
+        if link.has_value:
+            return link.value
+        return client.result(job_id, name) if link.is_json else self._ref(name, link.href)
 
     def _ref(self, name: str, url: str) -> Any:
         return {"href": url} if name in self.reference_outputs else url

@@ -50,9 +50,12 @@ async def results(job_id: str, request: Request, service: Service) -> list[dict[
     outputs = job.outputs if isinstance(job.outputs, dict) else {"result": job.outputs}
     media = {f.name: f.media_type for f in job.files}
     base = f"{base_url(request, service)}/api/v1/jobs/{job_id}/results"
+    # `value` is the output exactly as a synchronous call answers it (file:// references for
+    # images): a chained service reads it from shared storage, not through this service.
     return [{"id": name, "_link": {"href": f"{base}/{name}",
-                                   "type": media.get(name, "application/json")}}
-            for name in outputs]
+                                   "type": media.get(name, "application/json")},
+             "value": value}
+            for name, value in outputs.items()]
 
 
 @router.get("/{job_id}/results/{result_id}")

@@ -28,6 +28,7 @@ class FakeService:
         self.process_status = process_status
         self.job_states = list(job_states)
         self.message = message
+        self.list_values = False
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -43,11 +44,14 @@ class FakeService:
             state = self.job_states.pop(0) if len(self.job_states) > 1 else self.job_states[0]
             return httpx.Response(200, json=self._status("j1", state))
         if path == "/api/v1/jobs/j1/results":
-            return httpx.Response(200, json=[
+            listing = [
                 {"id": "fraction", "_link": {"href": f"{BASE}/api/v1/jobs/j1/results/fraction",
                                              "type": "application/json"}},
                 {"id": "mask", "_link": {"href": f"{BASE}/api/v1/jobs/j1/results/mask",
-                                         "type": "image/tiff"}}])
+                                         "type": "image/tiff"}}]
+            if self.list_values:
+                listing[0]["value"], listing[1]["value"] = 0.25, "file:///out/mask.tif"
+            return httpx.Response(200, json=listing)
         if path == "/api/v1/jobs/j1/results/fraction":
             return httpx.Response(200, json=0.25)
         return httpx.Response(404, json={"message": f"no route {path}"})
@@ -150,6 +154,14 @@ def test_execute_complete_returns_references(service):
     outputs = op.execute_complete({}, {"status": "success", "job_id": "j1", "message": "ok"})
     assert outputs == {"fraction": 0.25, "mask": f"{BASE}/api/v1/jobs/j1/results/mask"}
     assert "/api/v1/jobs/j1/results/mask" not in [r.url.path for r in service.requests]
+
+
+def test_execute_complete_takes_the_listed_values_as_a_sync_call_gives_them(service):
+    service.list_values = True  # a PESTO runtime lists each output's value (file:// for images)
+    op = PestoProcessOperator(task_id="t", deferrable=True)
+    outputs = op.execute_complete({}, {"status": "success", "job_id": "j1", "message": "ok"})
+    assert outputs == {"fraction": 0.25, "mask": "file:///out/mask.tif"}
+    assert [r.url.path for r in service.requests] == ["/api/v1/jobs/j1/results"]
 
 
 @pytest.mark.parametrize(("retryable", "error"), [(False, AirflowFailException),
