@@ -16,7 +16,9 @@ Why the classic dynamic fork with a JQ prep task: the fork inputs must be built 
 item is not a service input: `{tile: item}` is), the classic form runs on every Conductor OSS
 3.x and Orkes server, and the fork reference names (`STEP__0`, `STEP__1`, ...) are ours, so
 the fan-in order never depends on a server's naming. JQ rather than INLINE JavaScript: JQ is a
-pure data transform, evaluated the same by jackson-jq in Conductor and by libjq in the tests.
+pure data transform, evaluated the same by jackson-jq in Conductor and by libjq in the tests
+(only builtins jackson-jq implements: to_entries, from_entries, sort_by, ltrimstr, startswith,
+tonumber, tostring, map, select).
 """
 
 from __future__ import annotations
@@ -180,7 +182,7 @@ def _fan_out_tasks(step: Step, name: str, refs: _Refs) -> list[dict[str, Any]]:
     context: dict[str, str] = {}
     build = _jq_value(dict(step.inputs), context, refs)
     prefix = f"{step.id}{_SEP}"
-    query = (".ctx as $ctx | [.items | to_entries[] | .key as $i | .value as $it | "
+    query = (".ctx as $ctx | [.items | to_entries | .[] | .key as $i | .value as $it | "
              f"{{ref: ({json.dumps(prefix)} + ($i | tostring)), input: ({build})}}] | "
              f"{{tasks: map({{name: {json.dumps(name)}, taskReferenceName: .ref, "
              "type: \"SIMPLE\"}), inputs: (map({key: .ref, value: .input}) | from_entries)}")
