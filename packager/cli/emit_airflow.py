@@ -15,7 +15,13 @@ from typing import Annotated, Any
 import typer
 
 from packager.cli._common import console
-from packager.cli.pipeline import OptionError, ProfileOption, SpecArgument, _pairs, _profiles
+from packager.cli.pipeline import (
+    OptionError,
+    ProfileOption,
+    SpecArgument,
+    parse_pairs,
+    parse_service_profiles,
+)
 
 __all__ = ["NAME", "HELP", "command"]
 
@@ -64,8 +70,8 @@ def command(
     from adapters.pipeline import check_types, load_pipeline
 
     pipeline = load_pipeline(spec)
-    profiles = _profiles(profile)
-    files = _pairs("--describe", describe)
+    profiles = parse_service_profiles(profile)
+    files = parse_pairs("--describe", describe)
     for option, names in (("--profile", profiles), ("--describe", files)):
         unknown = [name for name in names if name not in pipeline.services]
         if unknown:

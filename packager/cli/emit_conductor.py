@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from packager.cli._common import console
-from packager.cli.pipeline import OptionError, ProfileOption, SpecArgument, _profiles
+from packager.cli.pipeline import OptionError, ProfileOption, SpecArgument, parse_service_profiles
 
 __all__ = ["NAME", "HELP", "command", "describes_of", "write_conductor_files"]
 
@@ -75,5 +75,5 @@ def command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("workflows"),
     profile: ProfileOption = None,
 ) -> None:
-    for path in write_conductor_files(spec, out, profiles=_profiles(profile)):
+    for path in write_conductor_files(spec, out, profiles=parse_service_profiles(profile)):
         console.print(f"wrote {path}", highlight=False, soft_wrap=True)

@@ -26,7 +26,7 @@ class OptionError(PestoError):
     """A command-line option value that cannot be used (names the option and the value)."""
 
 
-def _pairs(option: str, values: Sequence[str] | None) -> dict[str, str]:
+def parse_pairs(option: str, values: Sequence[str] | None) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for value in values or []:
         name, sep, rest = value.partition("=")
@@ -36,7 +36,7 @@ def _pairs(option: str, values: Sequence[str] | None) -> dict[str, str]:
     return pairs
 
 
-def _profiles(values: Sequence[str] | None) -> dict[str, list[str]]:
+def parse_service_profiles(values: Sequence[str] | None) -> dict[str, list[str]]:
     """`-p svc=a,b -p svc=c` -> {svc: [a, b, c]}; `-p svc=` is not allowed (use the spec)."""
     result: dict[str, list[str]] = {}
     for value in values or []:
@@ -61,7 +61,7 @@ def check(spec: SpecArgument, profile: ProfileOption = None) -> None:
     from runtime.project import ServiceProject
 
     pipeline = load_pipeline(spec)
-    chosen = _profiles(profile)
+    chosen = parse_service_profiles(profile)
     unknown = [name for name in chosen if name not in pipeline.services]
     if unknown:
         raise OptionError(f"--profile {unknown[0]}: no such service in {spec}")
@@ -114,8 +114,8 @@ def run(
     folder = output or Path("runs") / f"{pipeline.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     with RichProgress(err_console) as progress:
         summary = run_pipeline(pipeline, given, output_dir=folder,
-                               service_urls=_pairs("--service", services),
-                               profiles=_profiles(profile), parallel=parallel, token=token,
+                               service_urls=parse_pairs("--service", services),
+                               profiles=parse_service_profiles(profile), parallel=parallel, token=token,
                                start_timeout=start_timeout, observer=progress)
     _print_summary(summary)
 
