@@ -50,9 +50,3 @@ class Job:
     finished: float | None = None
     outputs: Any = None
     files: tuple[ResultFile, ...] = field(default=())
-
-    @property
-    def duration(self) -> float | None:
-        if self.started is None or self.finished is None:
-            return None
-        return self.finished - self.started
