@@ -78,9 +78,9 @@ def bare_app():
                    "--log-level", "warning", "--no-access-log"], "/docs")
 
 
-def pesto_service(name: str, state: Path, workers: int):
+def pesto_service(name: str, state: Path, workers: int, **settings: str):
     env = {"PESTO_STATE_DIR": str(state / name), "PESTO_WORKERS": str(workers),
-           "PESTO_QUEUE": "256", "PESTO_INPUT_ROOTS": str(state)}
+           "PESTO_QUEUE": "256", "PESTO_INPUT_ROOTS": str(state), **settings}
     return server([sys.executable, "-m", "runtime.cli", "serve", str(HERE / "services" / name),
                    "--log-level", "warning"], "/api/v1/health", env)
 
@@ -147,36 +147,46 @@ def bench_tile(state: Path, rounds: int) -> list[tuple[str, float, str]]:
     write_tile(tile)
     raw = tile.read_bytes()
     encoded = base64.b64encode(raw).decode()
+    octet = {"Content-Type": "application/octet-stream"}
     rows = []
-    with bare_app() as bare, pesto_service("echo", state, 1) as pesto, \
-            httpx.Client(timeout=120) as http:
-        octet = {"Content-Type": "application/octet-stream"}
-
+    with bare_app() as bare, httpx.Client(timeout=120) as http:
         def baseline() -> None:
             assert len(http.post(f"{bare}/echo", content=raw, headers=octet).content) == len(raw)
-
-        def by_base64() -> None:
-            out = http.post(f"{pesto}/api/v1/process?outputs=inline", json={"image": encoded})
-            base64.b64decode(out.json()["image"])
-
-        def by_binary() -> None:
-            out = http.post(f"{pesto}/api/v1/process", content=raw,
-                            headers={**octet, "Accept": "image/tiff"})
-            assert out.status_code == 200 and out.content[:2] in (b"II", b"MM"), out.text[:300]
-
-        def by_reference() -> None:
-            out = http.post(f"{pesto}/api/v1/process", json={"image": tile.as_uri()})
-            Path(urlparse(out.json()["image"]).path).read_bytes()
 
         base = median_seconds(baseline, rounds)
         print(f"tile round trip (4x1024x1024 uint16, {len(raw) / 2**20:.1f} MiB): "
               f"raw echo {base * 1e3:.1f} ms")
-        for label, call, target in (("base64", by_base64, "-"), ("binary body", by_binary, "<= 1.5"),
-                                    ("reference", by_reference, "<= 1.5")):
-            seconds = median_seconds(call, rounds)
-            print(f"  {label:12s} {seconds * 1e3:7.1f} ms  ratio {seconds / base:.2f}")
-            rows.append((f"tile round trip by {label}", seconds / base, target))
+        # Default settings (ZSTD outputs), then uncompressed outputs: the codec's share.
+        for suffix, settings in (("", {}), (", outputs uncompressed",
+                                            {"PESTO_OUTPUT_COMPRESSION": "none"})):
+            with pesto_service("echo", state, 1, **settings) as pesto:
+                calls = _tile_calls(http, pesto, raw, encoded, tile)
+                for label, call, target in calls[: 3 if not suffix else 2]:
+                    seconds = median_seconds(call, rounds)
+                    print(f"  {label + suffix:36s} {seconds * 1e3:7.1f} ms  "
+                          f"ratio {seconds / base:.2f}")
+                    rows.append((f"tile round trip by {label}{suffix}", seconds / base, target))
     return rows
+
+
+def _tile_calls(http: httpx.Client, pesto: str, raw: bytes, encoded: str, tile: Path) -> list:
+    octet = {"Content-Type": "application/octet-stream"}
+
+    def by_reference() -> None:
+        out = http.post(f"{pesto}/api/v1/process", json={"image": tile.as_uri()})
+        Path(urlparse(out.json()["image"]).path).read_bytes()
+
+    def by_binary() -> None:
+        out = http.post(f"{pesto}/api/v1/process", content=raw,
+                        headers={**octet, "Accept": "image/tiff"})
+        assert out.status_code == 200 and out.content[:2] in (b"II", b"MM"), out.text[:300]
+
+    def by_base64() -> None:
+        out = http.post(f"{pesto}/api/v1/process?outputs=inline", json={"image": encoded})
+        base64.b64decode(out.json()["image"])
+
+    return [("reference", by_reference, "<= 1.5"), ("binary body", by_binary, "<= 1.5"),
+            ("base64", by_base64, "-")]
 
 
 def main() -> None:

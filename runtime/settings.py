@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -44,6 +44,8 @@ class Settings(BaseSettings):
         default_factory=list,
         description="When set (comma separated), the only http(s) hosts and s3/gs buckets "
         "inputs may name; empty: any.")
+    output_compression: Literal["zstd", "none"] = Field(
+        "zstd", description="Codec of image outputs (lossless either way): zstd, or none.")
     result_retention: float = Field(
         7 * 24 * 3600.0, ge=0, description="Seconds finished async jobs are kept (0: forever).")
     max_body_bytes: int = Field(512 * 1024 * 1024, ge=1, description="Largest request body.")

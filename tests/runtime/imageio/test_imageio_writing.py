@@ -123,3 +123,23 @@ def test_encode_base64_reads_back_to_the_same_image(tmp_path):
     image = read_bytes(base64.b64decode(text))
     np.testing.assert_array_equal(image.data, ramp())
     assert image.transform == TRANSFORM
+
+
+def test_output_compression_none_is_lossless_and_uncompressed(tmp_path, monkeypatch) -> None:
+    from runtime.settings import get_settings
+
+    data = np.arange(3 * 64 * 64, dtype=np.uint16).reshape(3, 64, 64)
+    monkeypatch.setenv("PESTO_OUTPUT_COMPRESSION", "none")
+    get_settings.cache_clear()
+    try:
+        path = write_image(data, tmp_path / "plain.tif")
+        monkeypatch.delenv("PESTO_OUTPUT_COMPRESSION")
+        get_settings.cache_clear()
+        compressed = write_image(data, tmp_path / "zstd.tif")
+    finally:
+        get_settings.cache_clear()
+    with rasterio.open(path) as src:
+        assert "COMPRESSION" not in src.tags(ns="IMAGE_STRUCTURE")
+        np.testing.assert_array_equal(src.read(), data)
+    with rasterio.open(compressed) as src:
+        assert src.tags(ns="IMAGE_STRUCTURE")["COMPRESSION"] in ("ZSTD", "DEFLATE")
