@@ -67,10 +67,10 @@ class _Worker:
     process: Any
     jobs: Any  # Connection the service sends WorkItems on
     messages: Any  # Connection the worker answers on, read as frames by the loop
+    ready: asyncio.Future  # ("ready",) or ("start_failed", why), once after start
     reader: FrameReader = field(default_factory=FrameReader)
     current: _Submission | None = None
     timer: asyncio.TimerHandle | None = None
-    ready: asyncio.Future | None = None
     started: float = 0.0
 
     def kill(self) -> None:
@@ -236,7 +236,7 @@ class WorkerPool:
     def _on_message(self, worker: _Worker, message: tuple) -> None:
         kind, sub = message[0], worker.current
         if kind in ("ready", "start_failed"):
-            if worker.ready and not worker.ready.done():
+            if not worker.ready.done():
                 worker.ready.set_result(message)
         elif sub is None or message[1] != sub.item.job_id:
             logger.warning("worker %d sent %r for a job it no longer runs", worker.index, kind)
@@ -259,9 +259,9 @@ class WorkerPool:
         else:
             error = AlgorithmFailed(reason)
         self._discard(worker, error)
-        if worker.ready is None or worker.ready.done():
+        if worker.ready.done():  # it died at work: replace it
             self._spawn_soon(worker.index, delay=0.0)
-        elif not worker.ready.done():
+        else:  # it died starting: _spawn reports it and retries with a backoff
             worker.ready.set_result(("start_failed", f"worker process {death} while starting"))
 
     def _timed_out(self, worker: _Worker) -> None:
@@ -327,7 +327,7 @@ class WorkerPool:
         jobs_out.close()
         messages_in.close()
         loop = asyncio.get_running_loop()
-        worker = _Worker(index, process, jobs_in, messages_out, ready=loop.create_future())
+        worker = _Worker(index, process, jobs_in, messages_out, loop.create_future())
         self._workers[index] = worker
         loop.add_reader(messages_out.fileno(), self._on_readable, worker)
         return worker

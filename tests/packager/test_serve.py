@@ -7,22 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from packager.services import free_port
-
-
-def _wait_for(predicate, *, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+from tests.conftest import wait_until
 
 
 def _title(url: str) -> str | None:
@@ -40,10 +30,10 @@ def test_serve_reloads_on_change(ndvi: Path) -> None:
         [sys.executable, "-m", "packager", "serve", str(ndvi), "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
     try:
-        assert _wait_for(lambda: _title(url), timeout=60, what="the dev server") == "NDVI"
+        assert wait_until(lambda: _title(url), timeout=60, interval=0.2, what="the dev server") == "NDVI"
         path = ndvi / "pesto" / "api" / "description.json"
         path.write_text(json.dumps({**json.loads(path.read_text()), "title": "NDVI v2"}))
-        _wait_for(lambda: _title(url) == "NDVI v2", timeout=60, what="the reload")
+        wait_until(lambda: _title(url) == "NDVI v2", timeout=60, interval=0.2, what="the reload")
     finally:
         os.killpg(server.pid, signal.SIGINT)
         try:
