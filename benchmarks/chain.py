@@ -27,10 +27,9 @@ sys.path.insert(1, str(REPO / "examples" / "cloud-detection"))
 
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
-
-from packager.samples import write_synthetic_scene  # noqa: E402
-from runtime.imageio import write_image  # noqa: E402
-from runtime.project import ServiceProject  # noqa: E402
+from pesto_factory.packager.samples import write_synthetic_scene  # noqa: E402
+from pesto_factory.runtime.imageio import write_image  # noqa: E402
+from pesto_factory.runtime.project import ServiceProject  # noqa: E402
 
 
 def direct(scene: Path, out: Path) -> float:
@@ -43,7 +42,7 @@ def direct(scene: Path, out: Path) -> float:
     with rasterio.open(scene) as src:
         data, crs, transform, nodata = src.read(), src.crs, src.transform, src.nodata
     mask = detector.detect(data, nodata=nodata)
-    from runtime import GeoImage
+    from pesto_factory.runtime import GeoImage
 
     write_image(GeoImage(mask[np.newaxis], crs=crs, transform=transform, nodata=255), out)
     return time.perf_counter() - start

@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/mask_quality.py [--npz PATH] [--synthetic-size 1024]
 
-1. The real Sentinel-2 L1C crop is written as COG files (packager.samples), read back, and
-   each detector's mask is written as a COG and scored file against file (packager.quality):
+1. The real Sentinel-2 L1C crop is written as COG files (pesto_factory.packager.samples), read back, and
+   each detector's mask is written as a COG and scored file against file (pesto_factory.packager.quality):
    kappa cloud vs rest and clear/cloud/shadow, on the whole crop and on its two halves. The
    spectral thresholds were chosen on the top half only, so the bottom half is held out.
 2. Locality: the spectral detector tiled with `required_margin` (and with none) against the
@@ -35,9 +35,8 @@ sys.path.insert(0, str(REPO / "examples" / "cloud-detection"))
 from algorithm.bands import InputSpec  # noqa: E402
 from algorithm.cloudmask import CloudMaskParams, detect_clouds, required_margin  # noqa: E402
 from algorithm.csmask_model import CsmaskModel  # noqa: E402
-
-from packager.quality import MaskScore, score_mask_files, score_masks  # noqa: E402
-from packager.samples import (  # noqa: E402
+from pesto_factory.packager.quality import MaskScore, score_mask_files, score_masks  # noqa: E402
+from pesto_factory.packager.samples import (  # noqa: E402
     default_crop_path,
     write_cog,
     write_sentinel2_crop,

@@ -81,7 +81,7 @@ def bare_app():
 def pesto_service(name: str, state: Path, workers: int, **settings: str):
     env = {"PESTO_STATE_DIR": str(state / name), "PESTO_WORKERS": str(workers),
            "PESTO_QUEUE": "256", "PESTO_INPUT_ROOTS": str(state), **settings}
-    return server([sys.executable, "-m", "runtime.cli", "serve", str(HERE / "services" / name),
+    return server([sys.executable, "-m", "pesto_factory.runtime.cli", "serve", str(HERE / "services" / name),
                    "--log-level", "warning"], "/api/v1/health", env)
 
 

@@ -1,4 +1,4 @@
-"""Benchmark of the tiling engine (runtime.raster) against EOScale and one-process NumPy.
+"""Benchmark of the tiling engine (pesto_factory.runtime.raster) against EOScale and one-process NumPy.
 
 One run generates a uint16 band (default 10980 x 10980, a Sentinel-2 10 m tile) as a tiled
 GeoTIFF (512 x 512 blocks, deflate, horizontal predictor) in a temporary folder, then measures,
@@ -93,13 +93,13 @@ def run_single(path: str, workers: int) -> Iterator[np.ndarray]:
 
 
 def run_ours(path: str, workers: int) -> Iterator[np.ndarray]:
-    from runtime.raster import run_filter
+    from pesto_factory.runtime.raster import run_filter
 
     yield run_filter(uniform5, [path], margin=MARGIN, workers=workers)[0]
 
 
 def run_tiling(path: str, workers: int) -> Iterator[np.ndarray]:
-    from runtime.raster import run_filter
+    from pesto_factory.runtime.raster import run_filter
 
     yield run_filter(keep_block, [path], margin=MARGIN, workers=workers)[0]
 
@@ -109,7 +109,7 @@ def run_tiling_one(path: str, workers: int) -> Iterator[np.ndarray]:
 
 
 def run_ours_to_file(path: str, workers: int) -> Iterator[Path]:
-    from runtime.raster import run_filter_to_files
+    from pesto_factory.runtime.raster import run_filter_to_files
 
     out = Path(path).with_name("smoothed.tif")
     yield run_filter_to_files(uniform5, [path], [out], margin=MARGIN, workers=workers)[0]
@@ -181,10 +181,9 @@ class PssSampler(threading.Thread):
 
 def measure(name: str, path: str, workers: int) -> dict:
     """Run one variant here and return its figures (called in a fresh child process)."""
+    import pesto_factory.runtime.raster  # noqa: F401
     import rasterio  # imported before timing, as a service would have them
     import scipy.ndimage  # noqa: F401
-
-    import runtime.raster  # noqa: F401
 
     if name == "eoscale":
         import eoscale.eo_executors  # noqa: F401

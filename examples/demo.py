@@ -64,7 +64,7 @@ def ndvi_demo() -> Path:
     env = {**os.environ, "PESTO_STATE_DIR": str(OUT / "state"), "PESTO_INPUT_ROOTS": str(OUT),
            "PESTO_OUTPUT_ROOT": str(OUT / "outputs")}
     log = (OUT / "service.log").open("wb")
-    service = subprocess.Popen([sys.executable, "-m", "runtime.cli", "serve",
+    service = subprocess.Popen([sys.executable, "-m", "pesto_factory.runtime.cli", "serve",
                                 str(REPO / "examples" / "ndvi"), "--port", str(port)],
                                env=env, stdout=log, stderr=subprocess.STDOUT)
     api = f"http://127.0.0.1:{port}/api/v1"
@@ -106,8 +106,12 @@ def ndvi_demo() -> Path:
 
 def cloud_mask_demo() -> Path:
     """Part 2: the cloud-mask chain on the real crop through the embedded runner."""
-    from packager.quality import score_mask_files
-    from packager.samples import default_crop_path, write_sentinel2_crop, write_synthetic_scene
+    from pesto_factory.packager.quality import score_mask_files
+    from pesto_factory.packager.samples import (
+        default_crop_path,
+        write_sentinel2_crop,
+        write_synthetic_scene,
+    )
 
     data = OUT / "data"
     crop = default_crop_path()

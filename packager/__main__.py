@@ -1,10 +1,10 @@
-"""`python -m packager`: the same CLI as the `packager` console script."""
+"""`python -m pesto_factory.packager`: the same CLI as the `packager` console script."""
 
 from __future__ import annotations
 
 import sys
 
-from packager.cli import main
+from pesto_factory.packager.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

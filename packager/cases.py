@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import ProjectError
+from pesto_factory.schemas.errors import ProjectError
 
 __all__ = ["Expected", "TestCase", "load_cases", "read_payload_dir", "read_expected_dir",
            "IMAGE_SUFFIXES", "expected_describe"]
@@ -143,7 +143,7 @@ def load_cases(root: Path, *, only: list[str] | None = None) -> list[TestCase]:
 
 def expected_describe(root: Path, profiles: tuple[str, ...]) -> dict[str, Any] | None:
     """pesto/tests/expected_describe.json with the profiles' overlays, or None if absent."""
-    from runtime.configfiles import read_with_profiles
+    from pesto_factory.runtime.configfiles import read_with_profiles
 
     path = Path(root) / "pesto" / "tests" / "expected_describe.json"
     return read_with_profiles(path, profiles, required=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from packager.cases import Expected
+from pesto_factory.packager.cases import Expected
 
 __all__ = ["Tolerance", "compare_outputs", "json_diff"]
 

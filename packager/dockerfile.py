@@ -129,7 +129,7 @@ def render_dockerfile(spec: DockerfileSpec) -> str:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("packager", "templates"), keep_trailing_newline=True,
+        loader=jinja2.PackageLoader("pesto_factory.packager", "templates"), keep_trailing_newline=True,
         trim_blocks=True, lstrip_blocks=True, autoescape=False, undefined=jinja2.StrictUndefined)
     variables = [
         ("PESTO_SERVICE_DIR", SERVICE_DIR), ("PESTO_PROFILES", ",".join(spec.profiles)),

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.errors import PestoError
+from pesto_factory.schemas.errors import PestoError
 
 __all__ = ["EngineError", "BuildFailed", "connect", "engine_errors", "build_image",
            "BuildResult", "run_container", "RunningContainer", "describe_host"]

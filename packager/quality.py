@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from runtime.errors import UnprocessableInput
+from pesto_factory.schemas.errors import UnprocessableInput
 
 __all__ = [
     "CLASSES",

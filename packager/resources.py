@@ -14,9 +14,9 @@ import shutil
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
-from packager.dockerfile import Resource
-from packager.wheels import BuildError
-from runtime.project import ServiceProject
+from pesto_factory.packager.dockerfile import Resource
+from pesto_factory.packager.wheels import BuildError
+from pesto_factory.runtime.project import ServiceProject
 
 __all__ = ["fetch_resources"]
 

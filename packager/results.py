@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from packager.fileutil import staged_dir
-from runtime.project import image_kind
+from pesto_factory.packager.fileutil import staged_dir
+from pesto_factory.runtime.project import image_kind
 
 __all__ = ["image_fields", "write_result_dir", "summarise"]
 

@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
-
-from runtime.errors import UnprocessableInput
+from pesto_factory.schemas.errors import UnprocessableInput
 
 __all__ = [
     "BAND_ORDER",

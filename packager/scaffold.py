@@ -14,8 +14,8 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from packager.fileutil import staged_dir, write_json_atomic
-from runtime.errors import ProjectError
+from pesto_factory.packager.fileutil import staged_dir, write_json_atomic
+from pesto_factory.schemas.errors import ProjectError
 
 __all__ = ["ProjectInfo", "create_project", "BUILTIN_TEMPLATE"]
 
@@ -67,8 +67,8 @@ def _render(template: Path, dest: Path, info: ProjectInfo) -> None:
 
 def create_project(target: Path, info: ProjectInfo, *, template: Path | None = None) -> Path:
     """Create the project in `target` (which must not exist or be empty); returns its path."""
-    from packager.schemagen import generate_schemas, write_schemas
-    from runtime.project import ServiceProject
+    from pesto_factory.packager.schemagen import generate_schemas, write_schemas
+    from pesto_factory.runtime.project import ServiceProject
 
     template = Path(template) if template else BUILTIN_TEMPLATE
     if not template.is_dir():

@@ -1,7 +1,7 @@
 """Input and output JSON Schemas generated from the algorithm's typed pydantic models.
 
 `algorithm/input_output.py` declares `Input` and `Output` (pydantic). A field is one of PESTO's
-shared data types when it is marked, either with the annotation marker of `packager.types`
+shared data types when it is marked, either with the annotation marker of `pesto_factory.packager.types`
 (`image: Annotated[str, Image]`) or with `Field(json_schema_extra={"$ref": "#/definitions/Image"})`.
 Such a field is written as a bare `$ref` (plus its description and default): the definition is
 bundled from schemas/definitions.json when the describe document is built. Nested models become
@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pesto_factory.packager.types import FOREIGN_REF
+from pesto_factory.schemas.errors import ProjectError
 from pydantic.json_schema import GenerateJsonSchema
-
-from packager.types import FOREIGN_REF
-from runtime.errors import ProjectError
 
 __all__ = ["GeneratedSchemas", "generate_schemas", "write_schemas", "SchemaFile"]
 
@@ -142,7 +141,7 @@ def dumps(schema: dict[str, Any]) -> str:
 def write_schemas(project_root: Path, generated: GeneratedSchemas, *,
                   force: bool = False) -> list[SchemaFile]:
     """Write pesto/api/{input,output}_schema.json; a file edited since is kept unless `force`."""
-    from packager.fileutil import write_text_atomic
+    from pesto_factory.packager.fileutil import write_text_atomic
 
     api = Path(project_root) / "pesto" / "api"
     results = []

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from runtime.errors import PestoError
+from pesto_factory.schemas.errors import PestoError
 
 __all__ = ["ServiceNotReady", "CallFailed", "local_service", "container_service", "wait_healthy",
            "free_port", "call", "process", "describe", "HEALTH_PATH"]
@@ -70,7 +70,7 @@ def local_service(root: Path, profiles: tuple[str, ...] = (), *, timeout: float 
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="pesto-local-") as state, \
             tempfile.TemporaryFile(mode="w+") as output:
-        command = [sys.executable, "-m", "runtime.cli", "serve", str(root),
+        command = [sys.executable, "-m", "pesto_factory.runtime.cli", "serve", str(root),
                    "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
         for profile in profiles:
             command += ["--profile", profile]
@@ -102,7 +102,7 @@ def local_service(root: Path, profiles: tuple[str, ...] = (), *, timeout: float 
 def container_service(image: str, *, gpu: bool = False, timeout: float = 90,
                       client: object | None = None) -> Iterator[str]:
     """Run `image` published on 127.0.0.1 (random port) until healthy; removed on exit."""
-    from packager.engine import connect, run_container
+    from pesto_factory.packager.engine import connect, run_container
 
     client = client or connect()
     container, running = run_container(client, image, gpu=gpu)

@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import runtime
-from runtime.errors import PestoError
+from pesto_factory import runtime
+from pesto_factory.schemas.errors import PestoError
 
 __all__ = ["BuildError", "source_tree", "build_runtime_wheel", "download_wheels",
            "constraints_file", "wheel_cache"]

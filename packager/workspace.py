@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import runtime
-from packager.dockerfile import CacheLevel, DockerfileSpec, render_dockerfile
-from packager.fileutil import staged_dir, write_json_atomic
-from packager.resources import fetch_resources
-from packager.wheels import build_runtime_wheel, constraints_file, download_wheels
-from runtime.project import ServiceProject
+from pesto_factory import runtime
+from pesto_factory.packager.dockerfile import CacheLevel, DockerfileSpec, render_dockerfile
+from pesto_factory.packager.fileutil import staged_dir, write_json_atomic
+from pesto_factory.packager.resources import fetch_resources
+from pesto_factory.packager.wheels import build_runtime_wheel, constraints_file, download_wheels
+from pesto_factory.runtime.project import ServiceProject
 
 __all__ = ["BuildOptions", "BuildWorkspace", "BuildRecord", "workspace_root", "prepare_workspace",
            "record_image", "list_builds"]

@@ -36,10 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["PESTO_PROFILES"] = ",".join(args.profile)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     import uvicorn
-
-    from runtime.api.app import create_app
-    from runtime.errors import PestoError
-    from runtime.settings import get_settings
+    from pesto_factory.runtime.api.app import create_app
+    from pesto_factory.runtime.errors import PestoError
+    from pesto_factory.runtime.settings import get_settings
 
     try:
         app = create_app(get_settings())

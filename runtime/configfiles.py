@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-
-import schemas
-from runtime.errors import ProjectError
+from pesto_factory import schemas
+from pesto_factory.runtime.errors import ProjectError
 
 __all__ = ["deep_merge", "read_json", "read_with_profiles", "validate_against", "known_profiles"]
 

@@ -17,9 +17,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import schemas
-from runtime.configfiles import known_profiles, read_with_profiles, validate_against
-from runtime.errors import ProjectError
+from pesto_factory import schemas
+from pesto_factory.runtime.configfiles import known_profiles, read_with_profiles, validate_against
+from pesto_factory.runtime.errors import ProjectError
 
 __all__ = ["ServiceProject", "bundle_definitions", "image_kind", "DEFAULT_RESOURCES"]
 

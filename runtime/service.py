@@ -15,16 +15,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from runtime import payload as payload_mod
-from runtime.errors import Conflict, JobCancelled, NotFound, PestoError
-from runtime.imageio import InputPolicy
-from runtime.jobs.models import Job, JobStatus, ResultFile
-from runtime.jobs.pool import JobOutcome, WorkerPool
-from runtime.jobs.store import JobStore
-from runtime.jobs.worker import WorkItem
-from runtime.metrics import ServiceMetrics
-from runtime.project import ServiceProject, image_kind
-from runtime.settings import Settings
+from pesto_factory.runtime import payload as payload_mod
+from pesto_factory.runtime.errors import Conflict, JobCancelled, NotFound, PestoError
+from pesto_factory.runtime.imageio import InputPolicy
+from pesto_factory.runtime.jobs.models import Job, JobStatus, ResultFile
+from pesto_factory.runtime.jobs.pool import JobOutcome, WorkerPool
+from pesto_factory.runtime.jobs.store import JobStore
+from pesto_factory.runtime.jobs.worker import WorkItem
+from pesto_factory.runtime.metrics import ServiceMetrics
+from pesto_factory.runtime.project import ServiceProject, image_kind
+from pesto_factory.runtime.settings import Settings
 
 __all__ = ["ProcessingService", "SyncResult"]
 

@@ -7,7 +7,7 @@ the runtime, the packager and the adapters validate against one copy.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ def schema_path(name: str) -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> str:
     return schema_path(name).read_text(encoding="utf-8")
 

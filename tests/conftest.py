@@ -65,7 +65,7 @@ def start_service(service_dir: Path, state_dir: Path, *, env: dict[str, str] | N
     full_env = {**os.environ, "PESTO_STATE_DIR": str(state_dir), **(env or {})}
     full_env.pop("PESTO_API_TOKEN", None) if "PESTO_API_TOKEN" not in (env or {}) else None
     log = state_dir / f"service-{port}.log"
-    args = [sys.executable, "-m", "runtime.cli", "serve", str(service_dir), "--port", str(port)]
+    args = [sys.executable, "-m", "pesto_factory.runtime.cli", "serve", str(service_dir), "--port", str(port)]
     for profile in profiles:
         args += ["-p", profile]
     process = subprocess.Popen(args, env=full_env, stdout=log.open("wb"),

@@ -26,7 +26,7 @@ def imported_modules(folder: str) -> dict[str, set[str]]:
 
 
 # The project's one error root (runtime/errors.py, framework-free) is shared by every layer.
-ALLOWED = {"runtime.errors"}
+ALLOWED = {"pesto_factory.runtime.errors"}
 
 
 @pytest.mark.parametrize(("folder", "forbidden"), [
@@ -45,15 +45,15 @@ def test_conductor_and_airflow_adapters_do_not_import_each_other() -> None:
     for path, names in imported_modules("adapters").items():
         text = (REPO / path).read_text(encoding="utf-8")
         if "/conductor/" in path:
-            assert "adapters.airflow" not in text, path
+            assert "pesto_factory.adapters.airflow" not in text, path
         if "/airflow/" in path:
-            assert "adapters.conductor" not in text, path
+            assert "pesto_factory.adapters.conductor" not in text, path
         uses_airflow = any(name.split(".")[0] == "airflow" for name in names)
         assert not uses_airflow or "/airflow/" in path, path
 
 
 @pytest.mark.parametrize("module", [
-    "runtime", "runtime.imageio", "runtime.raster", "runtime.payload", "schemas"])
+    "runtime", "pesto_factory.runtime.imageio", "pesto_factory.runtime.raster", "pesto_factory.runtime.payload", "schemas"])
 def test_public_names_are_exported(module: str) -> None:
     imported = __import__(module, fromlist=["__all__"])
     missing = [name for name in imported.__all__ if not hasattr(imported, name)]

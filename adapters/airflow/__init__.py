@@ -3,7 +3,7 @@
 - `PestoHook` (hooks/): an Airflow connection -> the services' REST client.
 - `PestoProcessOperator` (operators/): one service call as a task, sync or deferrable.
 - `PestoJobTrigger` (triggers/): waits for an asynchronous job in the triggerer.
-- `adapters.airflow.generate`: a describe document -> an operator class per service, and a
+- `pesto_factory.adapters.airflow.generate`: a describe document -> an operator class per service, and a
   pipeline spec -> a DAG file using them (`packager emit airflow`).
 
 Airflow itself is imported only when one of those classes is used: the provider entry point
@@ -17,9 +17,9 @@ from typing import Any
 __all__ = ["PestoHook", "PestoJobTrigger", "PestoProcessOperator", "get_provider_info"]
 
 _LAZY = {
-    "PestoHook": "adapters.airflow.hooks.pesto",
-    "PestoProcessOperator": "adapters.airflow.operators.pesto",
-    "PestoJobTrigger": "adapters.airflow.triggers.pesto",
+    "PestoHook": "pesto_factory.adapters.airflow.hooks.pesto",
+    "PestoProcessOperator": "pesto_factory.adapters.airflow.operators.pesto",
+    "PestoJobTrigger": "pesto_factory.adapters.airflow.triggers.pesto",
 }
 
 
@@ -31,7 +31,7 @@ def get_provider_info() -> dict[str, Any]:
         "description": "Operators, hook and trigger of PESTO geoprocessing services.",
         "versions": ["0.1.0"],
         "connection-types": [{"connection-type": "pesto",
-                              "hook-class-name": "adapters.airflow.hooks.pesto.PestoHook"}],
+                              "hook-class-name": "pesto_factory.adapters.airflow.hooks.pesto.PestoHook"}],
     }
 
 

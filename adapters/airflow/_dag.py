@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from adapters.airflow._names import GenerateError, header, module_name
-from adapters.pipeline import NO_DEFAULT, Pipeline, Ref, Step, iter_refs, map_refs
+from pesto_factory.adapters.airflow._names import GenerateError, header, module_name
+from pesto_factory.adapters.pipeline import NO_DEFAULT, Pipeline, Ref, Step, iter_refs, map_refs
 
 if TYPE_CHECKING:
-    from adapters.airflow.generate import OperatorSpec
+    from pesto_factory.adapters.airflow.generate import OperatorSpec
 
 __all__ = ["dag_source"]
 
@@ -190,7 +190,7 @@ def dag_source(pipeline: Pipeline, specs: Mapping[str, OperatorSpec], *,
              "from __future__ import annotations", "",
              *(["from typing import Any", ""] if writer.functions else []),
              "from airflow.sdk import DAG, Param", "",
-             "from adapters.airflow.tasks import pesto_fan_out, pesto_outputs, pesto_path",
+             "from pesto_factory.adapters.airflow.tasks import pesto_fan_out, pesto_outputs, pesto_path",
              f"from {operators_module} import {', '.join(classes)}", ""]
     for function in writer.functions.values():
         lines += ["", function]

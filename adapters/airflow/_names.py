@@ -5,11 +5,11 @@ from __future__ import annotations
 import keyword
 import re
 
-from runtime.errors import PestoError
+from pesto_factory.schemas.errors import PestoError
 
 __all__ = ["GENERATOR", "GenerateError", "header", "module_name"]
 
-GENERATOR = "adapters.airflow.generate (packager emit airflow)"
+GENERATOR = "pesto_factory.adapters.airflow.generate (packager emit airflow)"
 
 
 class GenerateError(PestoError):

@@ -7,7 +7,7 @@
   from the input schema, the schema's defaults, the describe document's text as docstring, and
   the service's name and default connection (`pesto_<service>`) baked in.
 - `dag_source(pipeline, specs, operators_module=...)`: a DAG file using those operators
-  (see `adapters.airflow._dag`).
+  (see `pesto_factory.adapters.airflow._dag`).
 - `emit(pipeline, describes, out_dir)`: both files, written atomically.
 
 Nothing here imports Airflow: the generated text does. Every generated file opens with a header
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.airflow._dag import dag_source
-from adapters.airflow._names import GenerateError, header, module_name
-from adapters.pipeline import Pipeline, output_schema
+from pesto_factory.adapters.airflow._dag import dag_source
+from pesto_factory.adapters.airflow._names import GenerateError, header, module_name
+from pesto_factory.adapters.pipeline import Pipeline, output_schema
 
 __all__ = ["EmittedFiles", "GenerateError", "OperatorSpec", "ParamSpec", "RESERVED_NAMES",
            "dag_source", "emit", "header", "module_name", "operator_spec", "operators_source"]
@@ -234,7 +234,7 @@ def operators_source(specs: Sequence[OperatorSpec], *, source: str) -> str:
              'references) as XCom. Generated from the describe documents.\n"""\n',
              "from __future__ import annotations\n",
              "from collections.abc import Sequence\nfrom typing import Any, ClassVar\n",
-             "from adapters.airflow.operators.pesto import PestoProcessOperator\n",
+             "from pesto_factory.adapters.airflow.operators.pesto import PestoProcessOperator\n",
              f"__all__ = {sorted(names)!r}\n"]
     head = "\n".join(part.rstrip("\n") + "\n" for part in parts)
     return head + "\n\n" + "\n\n".join(_operator_class(spec) for spec in specs)

@@ -13,15 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk import task
-
-from adapters.airflow.operators.pesto import plain
-from adapters.pipeline import read_path
+from pesto_factory.adapters.airflow.operators.pesto import plain
+from pesto_factory.adapters.pipeline import read_path
 
 __all__ = ["pesto_fan_out", "pesto_outputs", "pesto_path"]
 
 
 def pesto_path(value: Any, *path: str | int) -> Any:
-    """`value` followed along `path` (spec semantics: see adapters.pipeline.read_path)."""
+    """`value` followed along `path` (spec semantics: see pesto_factory.adapters.pipeline.read_path)."""
     return read_path(plain(value), tuple(str(part) for part in path))
 
 

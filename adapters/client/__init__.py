@@ -10,14 +10,14 @@ retry_after); `is_retryable(status_code)` is the retry predicate.
 
 from __future__ import annotations
 
-from adapters.client.client import (
+from pesto_factory.adapters.client.client import (
     DEFAULT_PROCESS_TIMEOUT,
     DEFAULT_TIMEOUT,
     AsyncServiceClient,
     ServiceClient,
     call_with_retries,
 )
-from adapters.client.errors import (
+from pesto_factory.adapters.client.errors import (
     ClientError,
     JobFailed,
     ServerError,
@@ -29,7 +29,7 @@ from adapters.client.errors import (
     is_retryable,
     transport_errors,
 )
-from adapters.client.models import JobRef, JobState, JobStatus, ResultLink
+from pesto_factory.adapters.client.models import JobRef, JobState, JobStatus, ResultLink
 
 __all__ = [
     "DEFAULT_PROCESS_TIMEOUT",

@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-
-from adapters.client.errors import JobFailed, UnexpectedResponse, WaitTimeout, error_from_response
-from adapters.client.models import JobRef, JobState, JobStatus, ResultLink
+from pesto_factory.adapters.client.errors import (
+    JobFailed,
+    UnexpectedResponse,
+    WaitTimeout,
+    error_from_response,
+)
+from pesto_factory.adapters.client.models import JobRef, JobState, JobStatus, ResultLink
 
 __all__ = ["Calls", "Call", "Pause", "api_root"]
 

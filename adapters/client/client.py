@@ -3,11 +3,11 @@
 Every adapter (the embedded runner, Conductor workers, Airflow hooks) reaches services only
 through it. It speaks the API of the README: health, describe, process (sync), jobs (submit,
 status, results, cancel) and `wait`, which polls a job with a deadline. Failures are
-`ServiceError`s (see `adapters.client.errors`); httpx never leaks out. Tests inject an
+`ServiceError`s (see `pesto_factory.adapters.client.errors`); httpx never leaks out. Tests inject an
 `httpx.MockTransport` (or any transport) with `transport=`.
 
 `AsyncServiceClient` has the same methods as coroutines (for Airflow triggers); both drive the
-same I/O-free calls of `adapters.client._calls`.
+same I/O-free calls of `pesto_factory.adapters.client._calls`.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-
-from adapters.client._calls import Call, Calls, Pause
-from adapters.client.errors import ServiceError, transport_errors
-from adapters.client.models import JobRef, JobState, ResultLink
+from pesto_factory.adapters.client._calls import Call, Calls, Pause
+from pesto_factory.adapters.client.errors import ServiceError, transport_errors
+from pesto_factory.adapters.client.models import JobRef, JobState, ResultLink
 
 __all__ = ["AsyncServiceClient", "ServiceClient", "DEFAULT_TIMEOUT", "DEFAULT_PROCESS_TIMEOUT",
            "call_with_retries"]

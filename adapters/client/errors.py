@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-
-from runtime.errors import PestoError
+from pesto_factory.schemas.errors import PestoError
 
 __all__ = [
     "ClientError",

@@ -13,7 +13,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from adapters.client.errors import UnexpectedResponse
+from pesto_factory.adapters.client.errors import UnexpectedResponse
 
 __all__ = ["JobRef", "JobState", "JobStatus", "ResultLink"]
 

@@ -9,7 +9,7 @@ docs/conductor.md describes the generated JSON and how to run it on a Conductor 
 
 from __future__ import annotations
 
-from adapters.conductor.generate import (
+from pesto_factory.adapters.conductor.generate import (
     GENERATOR,
     GenerationError,
     TaskSettings,

@@ -1,7 +1,7 @@
 """Conductor workers of packaged services: each polls its service's task and calls the service.
 
 A `ServiceTask` is the execute function of one conductor-python `Worker`: it sends the task's
-input to the service's synchronous `POST /process` through `adapters.client.ServiceClient` and
+input to the service's synchronous `POST /process` through `pesto_factory.adapters.client.ServiceClient` and
 returns the outputs (images by reference). Synchronous, not submit + `TaskInProgress` polling:
 the services of a chain are short calls (a tile, a merge), one call holds one worker thread
 (scale with `thread_count` and the service's own workers), and the TaskDef's
@@ -13,7 +13,7 @@ task for good (`NonRetryableException` -> FAILED_WITH_TERMINAL_ERROR); a retryab
 5xx but 501, no answer) fails it as FAILED, which Conductor retries up to the TaskDef's
 retryCount.
 
-    python -m adapters.conductor.worker --conductor http://conductor:8080/api \\
+    python -m pesto_factory.adapters.conductor.worker --conductor http://conductor:8080/api \\
         --service tiling=http://tiling:8080 --service cloud-detection=http://cd:8080 \\
         [--register examples/pipelines/cloud_mask.yaml] [--threads 4]
 """
@@ -29,8 +29,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.client import ServiceClient, ServiceError, ServiceUnreachable
-from adapters.conductor.generate import generate_task_defs, generate_workflow, task_name
+from pesto_factory.adapters.client import ServiceClient, ServiceError, ServiceUnreachable
+from pesto_factory.adapters.conductor.generate import (
+    generate_task_defs,
+    generate_workflow,
+    task_name,
+)
 
 __all__ = ["ServiceTask", "main", "make_workers", "register_definitions", "service_describes"]
 
@@ -114,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from conductor.client.automator.task_handler import TaskHandler
     from conductor.client.configuration.configuration import Configuration
 
-    parser = argparse.ArgumentParser(prog="python -m adapters.conductor.worker",
+    parser = argparse.ArgumentParser(prog="python -m pesto_factory.adapters.conductor.worker",
                                      description="Conductor workers of packaged services.")
     parser.add_argument("--conductor", required=True, help="Conductor API, http://host:port/api")
     parser.add_argument("--service", action="append", default=[], metavar="NAME=URL",
@@ -135,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     configuration = Configuration(server_api_url=args.conductor)
     if args.register:
-        from adapters.pipeline import load_pipeline
+        from pesto_factory.adapters.pipeline import load_pipeline
 
         pipeline = load_pipeline(args.register, describes=describes)
         register_definitions(configuration, generate_task_defs(describes),

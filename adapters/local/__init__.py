@@ -10,10 +10,16 @@ OUTPUT/summary.json records the run. `packager pipeline run` is its command line
 
 from __future__ import annotations
 
-from adapters.local.engine import PipelineEngine, RunObserver, StepCall, StepFailed, StepRecord
-from adapters.local.run import RunFailed, cpu_count, run_pipeline
-from adapters.local.services import LocalService, LocalServices, ServiceStartFailed
-from adapters.local.summary import (
+from pesto_factory.adapters.local.engine import (
+    PipelineEngine,
+    RunObserver,
+    StepCall,
+    StepFailed,
+    StepRecord,
+)
+from pesto_factory.adapters.local.run import RunFailed, cpu_count, run_pipeline
+from pesto_factory.adapters.local.services import LocalService, LocalServices, ServiceStartFailed
+from pesto_factory.adapters.local.summary import (
     SUMMARY_NAME,
     RunSummary,
     clear_previous_run,

@@ -20,9 +20,9 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from adapters.client import ServiceError
-from adapters.pipeline import Pipeline, ResolutionError, Scope, Step, resolve
-from runtime.errors import PestoError
+from pesto_factory.adapters.client import ServiceError
+from pesto_factory.adapters.pipeline import Pipeline, ResolutionError, Scope, Step, resolve
+from pesto_factory.schemas.errors import PestoError
 
 __all__ = ["PipelineEngine", "RunObserver", "StepCall", "StepFailed", "StepRecord"]
 

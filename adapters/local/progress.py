@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pesto_factory.adapters.local.engine import StepRecord
+from pesto_factory.adapters.pipeline import Step
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -17,9 +19,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-
-from adapters.local.engine import StepRecord
-from adapters.pipeline import Step
 
 __all__ = ["RichProgress"]
 

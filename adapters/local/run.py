@@ -4,7 +4,7 @@
 2. Start each project service as a local `pesto-runtime serve` (or use the URL given for it);
    the service of a fan-out step gets one worker per core.
 3. Read every service's describe document and type-check the spec against them.
-4. Run the steps (`adapters.local.engine`), calling services with synchronous
+4. Run the steps (`pesto_factory.adapters.local.engine`), calling services with synchronous
    `POST /process`: its answer carries image outputs by reference (file:// URIs), which is
    what the next step reads; the async results route serves images as bytes. The thread pool
    bounds the calls in flight; a 503/429 (queue full) is retried after its Retry-After.
@@ -23,18 +23,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from adapters.client import ServiceClient, ServiceError, call_with_retries
-from adapters.local.engine import PipelineEngine, RunObserver, StepFailed, StepRecord
-from adapters.local.services import LocalServices, profiles_for
-from adapters.local.summary import (
+from pesto_factory.adapters.client import ServiceClient, ServiceError, call_with_retries
+from pesto_factory.adapters.local.engine import PipelineEngine, RunObserver, StepFailed, StepRecord
+from pesto_factory.adapters.local.services import LocalServices, profiles_for
+from pesto_factory.adapters.local.summary import (
     SUMMARY_NAME,
     RunSummary,
     clear_previous_run,
     publish_outputs,
     write_summary,
 )
-from adapters.pipeline import Pipeline, Step, bind_inputs, check_types
-from runtime.errors import PestoError
+from pesto_factory.adapters.pipeline import Pipeline, Step, bind_inputs, check_types
+from pesto_factory.schemas.errors import PestoError
 
 __all__ = ["RunFailed", "cpu_count", "run_pipeline"]
 

@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.client import ServiceClient, ServiceError
-from runtime.errors import PestoError
+from pesto_factory.adapters.client import ServiceClient, ServiceError
+from pesto_factory.schemas.errors import PestoError
 
 __all__ = ["LocalService", "LocalServices", "ServiceStartFailed", "service_dir"]
 
@@ -89,7 +89,7 @@ class LocalServices:
             "PESTO_INPUT_ROOTS": self._input_roots, "PESTO_WORKERS": str(workers),
             "PESTO_RESULT_RETENTION": "0",  # the run's folder is the user's: never swept
         })
-        command = [sys.executable, "-m", "runtime.cli", "serve", str(project),
+        command = [sys.executable, "-m", "pesto_factory.runtime.cli", "serve", str(project),
                    "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
         for profile in profiles:
             command += ["--profile", profile]

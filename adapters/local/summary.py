@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from adapters.local.engine import StepRecord
+from pesto_factory.adapters.local.engine import StepRecord
 
 __all__ = ["RunSummary", "SUMMARY_NAME", "clear_previous_run", "publish_outputs",
            "write_summary"]

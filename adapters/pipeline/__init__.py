@@ -3,14 +3,14 @@
     pipeline = load_pipeline("examples/pipelines/cloud_mask.yaml")   # checked, or SpecError
     for step in pipeline.ordered_steps(): ...                         # Step values, Refs inside
 
-The embedded runner (`adapters.local`) and the Conductor and Airflow generators all read the
+The embedded runner (`pesto_factory.adapters.local`) and the Conductor and Airflow generators all read the
 `Pipeline` value built here; none of them re-parses the YAML. docs/pipelines.md describes the
 format.
 """
 
 from __future__ import annotations
 
-from adapters.pipeline.expressions import (
+from pesto_factory.adapters.pipeline.expressions import (
     ExpressionError,
     ResolutionError,
     Scope,
@@ -20,9 +20,9 @@ from adapters.pipeline.expressions import (
     read_path,
     resolve,
 )
-from adapters.pipeline.inputs import InputError, bind_inputs, parse_input_args
-from adapters.pipeline.loader import DEFAULT_ITEM, load_pipeline, parse_pipeline
-from adapters.pipeline.model import (
+from pesto_factory.adapters.pipeline.inputs import InputError, bind_inputs, parse_input_args
+from pesto_factory.adapters.pipeline.loader import DEFAULT_ITEM, load_pipeline, parse_pipeline
+from pesto_factory.adapters.pipeline.model import (
     INPUT_TYPES,
     NO_DEFAULT,
     Pipeline,
@@ -36,7 +36,7 @@ from adapters.pipeline.model import (
     escape_token,
     iter_refs,
 )
-from adapters.pipeline.typecheck import check_types, input_schema, output_schema
+from pesto_factory.adapters.pipeline.typecheck import check_types, input_schema, output_schema
 
 __all__ = [
     "DEFAULT_ITEM",

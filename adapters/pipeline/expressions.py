@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.pipeline.model import Ref, escape_token
-from runtime.errors import PestoError
+from pesto_factory.adapters.pipeline.model import Ref, escape_token
+from pesto_factory.schemas.errors import PestoError
 
 __all__ = ["ExpressionError", "ResolutionError", "Scope", "compile_value", "map_refs",
            "parse_expression", "read_path", "resolve"]

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from adapters.pipeline.model import Pipeline
-from runtime.errors import PestoError
+from pesto_factory.adapters.pipeline.model import Pipeline
+from pesto_factory.schemas.errors import PestoError
 
 __all__ = ["InputError", "bind_inputs", "parse_input_args"]
 

@@ -4,7 +4,7 @@ Every fault is reported with the file, the JSON pointer of the faulty value and 
 YAML syntax (line and column), the schema, then the graph checks that need the whole spec:
 unknown services, inputs and steps in expressions, `${item}` outside a foreach step, duplicate
 step ids, a foreach over something that is never a list, and cycles. With the services'
-describe documents at hand, `adapters.pipeline.typecheck` goes further (names and types).
+describe documents at hand, `pesto_factory.adapters.pipeline.typecheck` goes further (names and types).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from typing import Any
 
 import jsonschema
 import yaml
-
-from adapters.pipeline.expressions import compile_value
-from adapters.pipeline.model import (
+from pesto_factory.adapters.pipeline.expressions import compile_value
+from pesto_factory.adapters.pipeline.model import (
     NO_DEFAULT,
     Pipeline,
     PipelineInput,
@@ -29,8 +28,8 @@ from adapters.pipeline.model import (
     Step,
     escape_token,
 )
-from adapters.pipeline.typecheck import check_types
-from schemas import load_schema
+from pesto_factory.adapters.pipeline.typecheck import check_types
+from pesto_factory.schemas import load_schema
 
 __all__ = ["load_pipeline", "parse_pipeline", "DEFAULT_ITEM"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from runtime.errors import PestoError
+from pesto_factory.schemas.errors import PestoError
 
 __all__ = [
     "INPUT_TYPES",

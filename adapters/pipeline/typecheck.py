@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from adapters.pipeline.model import Pipeline, Ref, SpecError, Step
-from schemas import load_schema
+from pesto_factory.adapters.pipeline.model import Pipeline, Ref, SpecError, Step
+from pesto_factory.schemas import load_schema
 
 __all__ = ["check_types", "input_schema", "output_schema"]
 

@@ -12,10 +12,19 @@ import os
 import sys
 
 import typer
-
-from packager.cli import build, emit, init, list_, pipeline, run, schemagen, serve, test
-from packager.cli._common import ProfileCommand, err_console
-from runtime.errors import PestoError
+from pesto_factory.packager.cli import (
+    build,
+    emit,
+    init,
+    list_,
+    pipeline,
+    run,
+    schemagen,
+    serve,
+    test,
+)
+from pesto_factory.packager.cli._common import ProfileCommand, err_console
+from pesto_factory.schemas.errors import PestoError
 
 __all__ = ["app", "main"]
 

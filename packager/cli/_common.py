@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pesto_factory.schemas.errors import PestoError, ProjectError
 from rich.console import Console
 from typer.core import TyperCommand
-
-from runtime.errors import PestoError, ProjectError
 
 __all__ = ["console", "err_console", "Profiles", "ProfileCommand", "expand_profile_args",
            "load_project", "CommandFailed", "split_profiles"]
@@ -84,8 +83,8 @@ def project_root(target: Path, profiles: list[str]) -> tuple[Path, list[str]]:
     return target.resolve(), profiles
 
 
-def load_project(target: Path, profiles: list[str]):  # -> runtime.project.ServiceProject
-    from runtime.project import ServiceProject
+def load_project(target: Path, profiles: list[str]):  # -> pesto_factory.runtime.project.ServiceProject
+    from pesto_factory.runtime.project import ServiceProject
 
     root, profiles = project_root(target, split_profiles(profiles))
     return ServiceProject.load(root, tuple(profiles))

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from packager.cli._common import Profiles, err_console, load_project
-from packager.dockerfile import CacheLevel
+from pesto_factory.packager.cli._common import Profiles, err_console, load_project
+from pesto_factory.packager.dockerfile import CacheLevel
 
 NAME = "build"
 HELP = ("Validate the project, write its build workspace (service.json, merged configs, "
@@ -40,8 +39,8 @@ def command(
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Show every line of the engine's build output.")] = False,
 ) -> None:
-    from packager.engine import connect, describe_host
-    from packager.workspace import BuildOptions, prepare_workspace
+    from pesto_factory.packager.engine import connect, describe_host
+    from pesto_factory.packager.workspace import BuildOptions, prepare_workspace
 
     loaded = load_project(project, profiles)
     client = None if no_image else connect()  # an unreachable engine fails before any work
@@ -61,10 +60,9 @@ def command(
 
 
 def _build_image(client, built, *, verbose: bool) -> None:  # built: BuildWorkspace
+    from pesto_factory.packager.engine import BuildFailed, build_image
+    from pesto_factory.packager.workspace import record_image
     from rich.text import Text
-
-    from packager.engine import BuildFailed, build_image
-    from packager.workspace import record_image
 
     buildargs = {"PESTO_CACHE_BUST": str(time.time_ns())} if built.cache is not CacheLevel.none \
         else {}

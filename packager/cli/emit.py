@@ -20,9 +20,9 @@ app = typer.Typer(name=NAME, help=HELP, no_args_is_help=True, add_completion=Fal
 
 for _name in ("emit_conductor", "emit_airflow"):
     try:
-        _module = importlib.import_module(f"packager.cli.{_name}")
+        _module = importlib.import_module(f"pesto_factory.packager.cli.{_name}")
     except ModuleNotFoundError as exc:  # an orchestrator not written yet
-        if exc.name != f"packager.cli.{_name}":
+        if exc.name != f"pesto_factory.packager.cli.{_name}":
             raise
         continue
     app.command(name=_module.NAME, help=_module.HELP)(_module.command)

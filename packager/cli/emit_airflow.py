@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from packager.cli._common import console
-from packager.cli.pipeline import (
+from pesto_factory.packager.cli._common import console
+from pesto_factory.packager.cli.pipeline import (
     OptionError,
     ProfileOption,
     SpecArgument,
@@ -32,8 +31,8 @@ HELP = ("Generate Airflow operators (one per service) and the DAG of a pipeline 
 
 def _describes(pipeline: Any, profiles: dict[str, list[str]],
                files: dict[str, str]) -> dict[str, dict[str, Any]]:
-    from adapters.client import ServiceClient
-    from runtime.project import ServiceProject
+    from pesto_factory.adapters.client import ServiceClient
+    from pesto_factory.runtime.project import ServiceProject
 
     describes: dict[str, dict[str, Any]] = {}
     for name, ref in pipeline.services.items():
@@ -66,8 +65,8 @@ def command(
         help="SERVICE=FILE: the service's describe document (JSON) instead of building or "
              "asking it (repeatable).")] = None,
 ) -> None:
-    from adapters.airflow.generate import emit
-    from adapters.pipeline import check_types, load_pipeline
+    from pesto_factory.adapters.airflow.generate import emit
+    from pesto_factory.adapters.pipeline import check_types, load_pipeline
 
     pipeline = load_pipeline(spec)
     profiles = parse_service_profiles(profile)

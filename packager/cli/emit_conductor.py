@@ -1,7 +1,7 @@
 """`packager emit conductor`: Conductor task definitions and the workflow of a pipeline spec.
 
-The describe documents come from the spec's project services (built with `runtime.project`,
-the profiles of the spec or of `-p`); the generator itself (`adapters.conductor`) only reads
+The describe documents come from the spec's project services (built with `pesto_factory.runtime.project`,
+the profiles of the spec or of `-p`); the generator itself (`pesto_factory.adapters.conductor`) only reads
 them as data. Files are written under temporary names and renamed, so a failed run leaves the
 previous files in place.
 """
@@ -15,9 +15,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from packager.cli._common import console
-from packager.cli.pipeline import OptionError, ProfileOption, SpecArgument, parse_service_profiles
+from pesto_factory.packager.cli._common import console
+from pesto_factory.packager.cli.pipeline import (
+    OptionError,
+    ProfileOption,
+    SpecArgument,
+    parse_service_profiles,
+)
 
 __all__ = ["NAME", "HELP", "command", "describes_of", "write_conductor_files"]
 
@@ -28,7 +32,7 @@ HELP = ("Write Conductor task definitions (taskdefs.json) and the workflow "
 
 def describes_of(pipeline: Any, profiles: Mapping[str, list[str]]) -> dict[str, dict]:
     """The describe documents of the spec's project services (others cannot be generated)."""
-    from runtime.project import ServiceProject
+    from pesto_factory.runtime.project import ServiceProject
 
     unknown = [name for name in profiles if name not in pipeline.services]
     if unknown:
@@ -55,8 +59,8 @@ def _write_json(path: Path, value: Any) -> None:
 def write_conductor_files(spec: Path, out: Path, *,
                           profiles: Mapping[str, list[str]] | None = None) -> list[Path]:
     """Generate and write `taskdefs.json` and `NAME.workflow.json` into `out`."""
-    from adapters.conductor import generate_task_defs, generate_workflow
-    from adapters.pipeline import check_types, load_pipeline
+    from pesto_factory.adapters.conductor import generate_task_defs, generate_workflow
+    from pesto_factory.adapters.pipeline import check_types, load_pipeline
 
     pipeline = load_pipeline(spec)
     describes = describes_of(pipeline, profiles or {})

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from packager.cli._common import err_console
+from pesto_factory.packager.cli._common import err_console
 
 NAME = "init"
 HELP = ("Create a service project: algorithm/, pesto/api, pesto/build (with a gpu profile), "
@@ -25,7 +24,7 @@ def command(
 ) -> None:
     from dataclasses import asdict, fields
 
-    from packager.scaffold import ProjectInfo, create_project
+    from pesto_factory.packager.scaffold import ProjectInfo, create_project
 
     info = ProjectInfo.defaults_for(target)
     if not defaults and sys.stdin.isatty():

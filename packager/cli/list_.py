@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from packager.cli._common import console
+from pesto_factory.packager.cli._common import console
 
 NAME = "list"
 HELP = "List the services built in the workspace (name, tag, profiles, image)."
@@ -20,9 +19,8 @@ def command(
         help="Build workspace (default ~/.pesto/workspace)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
+    from pesto_factory.packager.workspace import list_builds, workspace_root
     from rich.table import Table
-
-    from packager.workspace import list_builds, workspace_root
 
     root = workspace_root(None, workspace)
     builds = list_builds(root)

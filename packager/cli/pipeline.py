@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from packager.cli._common import console, err_console
-from runtime.errors import PestoError
+from pesto_factory.packager.cli._common import console, err_console
+from pesto_factory.schemas.errors import PestoError
 
 __all__ = ["app", "NAME", "HELP"]
 
@@ -57,8 +56,8 @@ ProfileOption = Annotated[list[str] | None, typer.Option(
 @app.command("check", help="Check a spec: schema, references, cycles, and the types against "
              "the describe documents of its project services.")
 def check(spec: SpecArgument, profile: ProfileOption = None) -> None:
-    from adapters.pipeline import check_types, load_pipeline
-    from runtime.project import ServiceProject
+    from pesto_factory.adapters.pipeline import check_types, load_pipeline
+    from pesto_factory.runtime.project import ServiceProject
 
     pipeline = load_pipeline(spec)
     chosen = parse_service_profiles(profile)
@@ -105,9 +104,9 @@ def run(
         "--token", envvar="PESTO_API_TOKEN", show_default=False,
         help="Bearer token for the services given with --service.")] = None,
 ) -> None:
-    from adapters.local import run_pipeline
-    from adapters.local.progress import RichProgress
-    from adapters.pipeline import load_pipeline, parse_input_args
+    from pesto_factory.adapters.local import run_pipeline
+    from pesto_factory.adapters.local.progress import RichProgress
+    from pesto_factory.adapters.pipeline import load_pipeline, parse_input_args
 
     pipeline = load_pipeline(spec)
     given = parse_input_args(pipeline, inputs or [])

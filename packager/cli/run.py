@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from packager.cli._common import Profiles, console, err_console, load_project
-from runtime.errors import ProjectError
+from pesto_factory.packager.cli._common import Profiles, console, err_console, load_project
+from pesto_factory.schemas.errors import ProjectError
 
 NAME = "run"
 HELP = ("Run the service once on a payload and print or save the result. TARGET is a project "
@@ -19,13 +18,13 @@ HELP = ("Run the service once on a payload and print or save the result. TARGET 
 
 
 def _payload(text: str) -> dict[str, Any]:
-    from packager.cases import read_payload_dir
+    from pesto_factory.packager.cases import read_payload_dir
 
     path = Path(text)
     if path.is_dir():
         return read_payload_dir(path)
     if path.is_file():
-        from runtime.configfiles import read_json
+        from pesto_factory.runtime.configfiles import read_json
 
         value = read_json(path)
     elif text.lstrip().startswith("{"):
@@ -54,8 +53,8 @@ def command(
         envvar="PESTO_TEST_TIMEOUT",
         help="Seconds to wait for start-up and for the result ")] = 300.0,
 ) -> None:
-    from packager.results import summarise, write_result_dir
-    from packager.services import container_service, describe, local_service, process
+    from pesto_factory.packager.results import summarise, write_result_dir
+    from pesto_factory.packager.services import container_service, describe, local_service, process
 
     inputs = _payload(payload)
     if Path(target).is_dir() or Path(target).is_file():
@@ -78,7 +77,7 @@ def command(
 
 
 def _image_wants_gpu(image: str) -> bool:
-    from packager.engine import connect, engine_errors
+    from pesto_factory.packager.engine import connect, engine_errors
 
     client = connect()
     with engine_errors(f"inspecting {image}"):

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from packager.cli._common import CommandFailed, err_console
+from pesto_factory.packager.cli._common import CommandFailed, err_console
 
 NAME = "schemagen"
 HELP = ("Generate pesto/api/input_schema.json and output_schema.json from the Input and Output "
@@ -19,8 +18,8 @@ def command(
     force: Annotated[bool, typer.Option("--force", "-f",
                                         help="Overwrite schema files that differ.")] = False,
 ) -> None:
-    from packager.schemagen import generate_schemas, write_schemas
-    from runtime.configfiles import read_json
+    from pesto_factory.packager.schemagen import generate_schemas, write_schemas
+    from pesto_factory.runtime.configfiles import read_json
 
     root = project.resolve()
     build_file = root / "pesto" / "build" / "build.json"

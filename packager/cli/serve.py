@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from packager.cli._common import Profiles, err_console, load_project
+from pesto_factory.packager.cli._common import Profiles, err_console, load_project
 
 NAME = "serve"
 HELP = ("Serve the project locally for development (pesto-runtime serve), restarting it when "
@@ -28,7 +27,7 @@ def command(
     import subprocess
 
     loaded = load_project(project, profiles)  # fail early, with the file and pointer at fault
-    command_line = [sys.executable, "-m", "runtime.cli", "serve", str(loaded.root),
+    command_line = [sys.executable, "-m", "pesto_factory.runtime.cli", "serve", str(loaded.root),
                     "--host", host, "--port", str(port)]
     for profile in loaded.profiles:
         command_line += ["--profile", profile]

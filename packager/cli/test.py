@@ -6,8 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from packager.cli._common import CommandFailed, Profiles, console, err_console, load_project
+from pesto_factory.packager.cli._common import (
+    CommandFailed,
+    Profiles,
+    console,
+    err_console,
+    load_project,
+)
 
 NAME = "test"
 HELP = ("Run pesto/tests cases against the service (a local runtime by default, or the built "
@@ -31,9 +36,9 @@ def command(
         envvar="PESTO_TEST_TIMEOUT",
         help="Seconds to wait for the service to start and for each case ")] = 120.0,
 ) -> None:
-    from packager.cases import expected_describe, load_cases
-    from packager.compare import Tolerance
-    from packager.services import container_service, local_service
+    from pesto_factory.packager.cases import expected_describe, load_cases
+    from pesto_factory.packager.compare import Tolerance
+    from pesto_factory.packager.services import container_service, local_service
 
     if image and local:
         raise typer.BadParameter("give --image or --local, not both")
@@ -58,8 +63,8 @@ def command(
 
 
 def _run_checks(url: str, cases, expected, tolerance, timeout: float) -> int:
-    from packager.compare import compare_outputs, json_diff
-    from packager.services import CallFailed, describe, process
+    from pesto_factory.packager.compare import compare_outputs, json_diff
+    from pesto_factory.packager.services import CallFailed, describe, process
 
     passed = 0
     if expected is not None:

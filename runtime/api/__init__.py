@@ -1,1 +1,1 @@
-"""The web layer: FastAPI routers over `runtime.service.ProcessingService`."""
+"""The web layer: FastAPI routers over `pesto_factory.runtime.service.ProcessingService`."""

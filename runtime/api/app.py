@@ -5,13 +5,12 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-
-from runtime.api.errors import install_error_handlers
-from runtime.api.middleware import RequestGuard
-from runtime.api.routes import jobs, metrics, process, service
-from runtime.project import ServiceProject
-from runtime.service import ProcessingService
-from runtime.settings import Settings, get_settings
+from pesto_factory.runtime.api.errors import install_error_handlers
+from pesto_factory.runtime.api.middleware import RequestGuard
+from pesto_factory.runtime.api.routes import jobs, metrics, process, service
+from pesto_factory.runtime.project import ServiceProject
+from pesto_factory.runtime.service import ProcessingService
+from pesto_factory.runtime.settings import Settings, get_settings
 
 __all__ = ["create_app"]
 

@@ -6,9 +6,8 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
-
-from runtime.errors import Unauthorized
-from runtime.service import ProcessingService
+from pesto_factory.runtime.errors import Unauthorized
+from pesto_factory.runtime.service import ProcessingService
 
 __all__ = ["Service", "require_token", "base_url"]
 

@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pesto_factory.runtime.errors import PestoError, ServiceBusy
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from runtime.errors import PestoError, ServiceBusy
 
 __all__ = ["error_response", "install_error_handlers"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from runtime.api.errors import error_response
-from runtime.errors import PayloadTooLarge
-from runtime.metrics import ServiceMetrics
+from pesto_factory.runtime.api.errors import error_response
+from pesto_factory.runtime.errors import PayloadTooLarge
+from pesto_factory.runtime.metrics import ServiceMetrics
 
 __all__ = ["RequestGuard"]
 

@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.responses import FileResponse, JSONResponse
-
-from runtime.jobs.models import Job
+from pesto_factory.runtime.jobs.models import Job
 
 __all__ = ["status_body", "accepted_response", "ImageFileResponse"]
 

@@ -8,21 +8,26 @@
     locations where images are in a payload, found through the service's schema
     boundary  rasterio/GDAL failures turned into the runtime's own errors
 
-The payload layer (`runtime.payload`) drives these from a service's input and output schemas.
+The payload layer (`pesto_factory.runtime.payload`) drives these from a service's input and output schemas.
 """
 
 from __future__ import annotations
 
-from runtime.imageio.boundary import (
+from pesto_factory.runtime.imageio.boundary import (
     INPUT_DRIVERS,
     gdal_errors,
     no_georeferencing_warning,
     open_input,
     reading_env,
 )
-from runtime.imageio.header import HEADER_READ, ImageHeader, header_of_bytes, read_header
-from runtime.imageio.inline import check_base64, decode_base64, is_data_uri
-from runtime.imageio.locations import (
+from pesto_factory.runtime.imageio.header import (
+    HEADER_READ,
+    ImageHeader,
+    header_of_bytes,
+    read_header,
+)
+from pesto_factory.runtime.imageio.inline import check_base64, decode_base64, is_data_uri
+from pesto_factory.runtime.imageio.locations import (
     EACH,
     EITHER,
     LIST_OF,
@@ -37,7 +42,7 @@ from runtime.imageio.locations import (
     value_type,
     wants_png,
 )
-from runtime.imageio.policy import (
+from pesto_factory.runtime.imageio.policy import (
     REMOTE_SCHEMES,
     InputPolicy,
     check_uri,
@@ -45,14 +50,14 @@ from runtime.imageio.policy import (
     is_inline,
     resolve_uri,
 )
-from runtime.imageio.reading import (
+from pesto_factory.runtime.imageio.reading import (
     RefImage,
     read_bytes,
     read_image,
     read_image_ref,
     read_spooled,
 )
-from runtime.imageio.writing import (
+from pesto_factory.runtime.imageio.writing import (
     GEOTIFF_MEDIA_TYPE,
     PNG_MEDIA_TYPE,
     cog_options,

@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import rasterio
+from pesto_factory.runtime.errors import PestoError, UnprocessableInput
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.io import DatasetReader, MemoryFile
-
-from runtime.errors import PestoError, UnprocessableInput
 
 __all__ = ["INPUT_DRIVERS", "gdal_errors", "no_georeferencing_warning", "open_input",
            "reading_env"]

@@ -16,14 +16,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pesto_factory.runtime.errors import BadRequest
+from pesto_factory.runtime.imageio.boundary import gdal_errors, open_input, reading_env
+from pesto_factory.runtime.imageio.inline import decode_base64, is_data_uri
+from pesto_factory.runtime.imageio.policy import InputPolicy, display_uri, is_inline, resolve_uri
+from pesto_factory.runtime.imageio.reading import (
+    _block,
+    _indexes,
+    _nodata,
+    _parse_ref,
+    _Request,
+    _transform,
+)
 from rasterio.io import MemoryFile
 from rasterio.windows import Window
-
-from runtime.errors import BadRequest
-from runtime.imageio.boundary import gdal_errors, open_input, reading_env
-from runtime.imageio.inline import decode_base64, is_data_uri
-from runtime.imageio.policy import InputPolicy, display_uri, is_inline, resolve_uri
-from runtime.imageio.reading import _block, _indexes, _nodata, _parse_ref, _Request, _transform
 
 __all__ = ["HEADER_READ", "ImageHeader", "read_header", "header_of_bytes"]
 

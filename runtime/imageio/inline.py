@@ -10,7 +10,7 @@ from __future__ import annotations
 import binascii
 import re
 
-from runtime.errors import BadRequest
+from pesto_factory.runtime.errors import BadRequest
 
 __all__ = ["check_base64", "decode_base64", "is_data_uri"]
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.imageio.header import HEADER_READ
-from runtime.imageio.writing import PNG_MEDIA_TYPE
-from runtime.project import image_kind
+from pesto_factory.runtime.imageio.header import HEADER_READ
+from pesto_factory.runtime.imageio.writing import PNG_MEDIA_TYPE
+from pesto_factory.runtime.project import image_kind
 
 __all__ = [
     "EACH",

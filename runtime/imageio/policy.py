@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from runtime.errors import BadRequest, Forbidden
+from pesto_factory.runtime.errors import BadRequest, Forbidden
 
 __all__ = [
     "InputPolicy",

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pesto_factory.runtime.errors import BadRequest, UnprocessableInput
+from pesto_factory.runtime.geoimage import GeoImage
+from pesto_factory.runtime.imageio.boundary import gdal_errors, open_input, reading_env
+from pesto_factory.runtime.imageio.inline import decode_base64, is_data_uri
+from pesto_factory.runtime.imageio.policy import InputPolicy, display_uri, is_inline, resolve_uri
 from rasterio.io import DatasetReader, MemoryFile
 from rasterio.windows import Window
-
-from runtime.errors import BadRequest, UnprocessableInput
-from runtime.geoimage import GeoImage
-from runtime.imageio.boundary import gdal_errors, open_input, reading_env
-from runtime.imageio.inline import decode_base64, is_data_uri
-from runtime.imageio.policy import InputPolicy, display_uri, is_inline, resolve_uri
 
 __all__ = ["RefImage", "read_bytes", "read_image", "read_image_ref", "read_spooled"]
 

@@ -19,11 +19,10 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from pesto_factory.runtime.geoimage import GeoImage
+from pesto_factory.runtime.imageio.boundary import no_georeferencing_warning
 from rasterio.errors import RasterioError
 from rasterio.io import MemoryFile
-
-from runtime.geoimage import GeoImage
-from runtime.imageio.boundary import no_georeferencing_warning
 
 __all__ = ["GEOTIFF_MEDIA_TYPE", "PNG_MEDIA_TYPE", "cog_options", "encode_base64", "write_image",
            "write_png"]
@@ -125,7 +124,7 @@ def cog_options(dtype: np.dtype) -> dict[str, Any]:
     PESTO_OUTPUT_COMPRESSION=none trades storage for speed (writes ~3x faster, files as large
     as the pixels): for fast shared storage, or data that does not compress (noise).
     """
-    from runtime.settings import get_settings
+    from pesto_factory.runtime.settings import get_settings
 
     codec = "NONE" if get_settings().output_compression == "none" else _codec()
     options: dict[str, Any] = {

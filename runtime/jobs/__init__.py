@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from runtime.jobs.models import Job, JobStatus, ResultFile
+from pesto_factory.runtime.jobs.models import Job, JobStatus, ResultFile
 
 __all__ = ["Job", "JobStatus", "ResultFile"]

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.errors import (
+from pesto_factory.runtime.errors import (
     AlgorithmFailed,
     JobCancelled,
     JobTimedOut,
@@ -30,9 +30,9 @@ from runtime.errors import (
     ServiceBusy,
     ServiceUnavailable,
 )
-from runtime.imageio.policy import InputPolicy
-from runtime.jobs.wire import FrameReader
-from runtime.jobs.worker import WorkItem, worker_main
+from pesto_factory.runtime.imageio.policy import InputPolicy
+from pesto_factory.runtime.jobs.wire import FrameReader
+from pesto_factory.runtime.jobs.worker import WorkItem, worker_main
 
 __all__ = ["WorkerPool", "JobOutcome"]
 

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from runtime.jobs.models import INTERRUPTED, Job, JobStatus, ResultFile
+from pesto_factory.runtime.jobs.models import INTERRUPTED, Job, JobStatus, ResultFile
 
 __all__ = ["JobStore"]
 

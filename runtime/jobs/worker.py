@@ -22,9 +22,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import AlgorithmFailed, PestoError
-from runtime.imageio.policy import InputPolicy
-from runtime.jobs.wire import send_message
+from pesto_factory.runtime.errors import AlgorithmFailed, PestoError
+from pesto_factory.runtime.imageio.policy import InputPolicy
+from pesto_factory.runtime.jobs.wire import send_message
 
 __all__ = ["WorkItem", "worker_main", "load_process_class", "portable_error"]
 
@@ -65,18 +65,18 @@ def _start_algorithm(process_class: type, config: dict[str, Any]) -> Any:
 
 
 def portable_error(exc: PestoError) -> PestoError:
-    """`exc` as a class the service can unpickle: the nearest one of runtime.errors.
+    """`exc` as a class the service can unpickle: the nearest one of pesto_factory.schemas.errors.
 
     An algorithm may raise its own PestoError subclass (a 422 for a bad band count, say); the
     service process never imported the algorithm, so it is sent as that subclass's base from
-    runtime.errors, keeping status, message and hint.
+    pesto_factory.schemas.errors, keeping status, message and hint.
     """
-    if type(exc).__module__ == "runtime.errors":
+    if type(exc).__module__ == "pesto_factory.schemas.errors":
         return exc
-    import runtime.errors as known
+    import pesto_factory.schemas.errors as known
 
     base = next(cls for cls in type(exc).__mro__
-                if cls.__module__ == "runtime.errors" and issubclass(cls, PestoError))
+                if cls.__module__ == "pesto_factory.schemas.errors" and issubclass(cls, PestoError))
     if base is known.ServiceBusy:
         return known.ServiceBusy(exc.message, hint=exc.hint)
     portable = base.__new__(base)
@@ -101,9 +101,9 @@ def worker_main(jobs: Connection, messages: Connection, project_root: str,
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the service, which stops us
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
-    from runtime import payload as payload_mod
-    from runtime.progress import set_reporter
-    from runtime.project import ServiceProject
+    from pesto_factory.runtime import payload as payload_mod
+    from pesto_factory.runtime.progress import set_reporter
+    from pesto_factory.runtime.project import ServiceProject
 
     try:
         project = ServiceProject.load(project_root, profiles)

@@ -15,15 +15,15 @@ a payload holding a `RawImage`, whose bytes the worker reads as they are: no bas
 
 from __future__ import annotations
 
-from runtime.payload.inputs import (
+from pesto_factory.runtime.payload.inputs import (
     body_to_payload,
     check_inputs,
     discard_spooled,
     georeferenced_parameters,
     resolve_inputs,
 )
-from runtime.payload.models import EncodedOutputs, OutputFile, RawImage
-from runtime.payload.outputs import encode_outputs
+from pesto_factory.runtime.payload.models import EncodedOutputs, OutputFile, RawImage
+from pesto_factory.runtime.payload.outputs import encode_outputs
 
 __all__ = [
     "EncodedOutputs",

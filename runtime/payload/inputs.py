@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import BadRequest
-from runtime.geoimage import GeoImage
-from runtime.imageio import (
+from pesto_factory.runtime.errors import BadRequest
+from pesto_factory.runtime.geoimage import GeoImage
+from pesto_factory.runtime.imageio import (
     ImageHeader,
     InputPolicy,
     check_base64,
@@ -26,7 +26,7 @@ from runtime.imageio import (
     read_image_ref,
     read_spooled,
 )
-from runtime.imageio.locations import (
+from pesto_factory.runtime.imageio.locations import (
     EITHER,
     LIST_OF,
     ImageNode,
@@ -39,8 +39,8 @@ from runtime.imageio.locations import (
     split_list,
     value_type,
 )
-from runtime.payload.models import RawImage
-from runtime.payload.schemacheck import (
+from pesto_factory.runtime.payload.models import RawImage
+from pesto_factory.runtime.payload.schemacheck import (
     _SCHEMA_HINT,
     _apply_defaults,
     _describe,

@@ -10,23 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from runtime.errors import AlgorithmFailed
-from runtime.geoimage import GeoImage
-from runtime.imageio import (
+from pesto_factory.runtime.errors import AlgorithmFailed
+from pesto_factory.runtime.geoimage import GeoImage
+from pesto_factory.runtime.imageio import (
     GEOTIFF_MEDIA_TYPE,
     PNG_MEDIA_TYPE,
     encode_base64,
     write_image,
     write_png,
 )
-from runtime.imageio.locations import (
+from pesto_factory.runtime.imageio.locations import (
     LIST_OF,
     image_type,
     wants_png,
 )
-from runtime.payload.models import EncodedOutputs, OutputFile
-from runtime.payload.schemacheck import (
+from pesto_factory.runtime.payload.models import EncodedOutputs, OutputFile
+from pesto_factory.runtime.payload.schemacheck import (
     _describe,
     _first_error,
 )

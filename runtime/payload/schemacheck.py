@@ -9,12 +9,11 @@ import re
 from typing import Any
 
 import jsonschema
-
-from runtime.imageio.locations import (
+from pesto_factory.runtime.imageio.locations import (
     EITHER,
     deref,
 )
-from runtime.payload.models import RawImage
+from pesto_factory.runtime.payload.models import RawImage
 
 _MAX_SHOWN = 80  # characters of a value quoted in an error message
 _MAX_MESSAGE = 300

@@ -16,18 +16,23 @@ Concepts (each module's docstring says more):
 
 from __future__ import annotations
 
-from runtime.raster.blocks import PadMode, crop_to_core, pad_block
-from runtime.raster.errors import (
+from pesto_factory.runtime.raster.blocks import PadMode, crop_to_core, pad_block
+from pesto_factory.runtime.raster.errors import (
     NotARasterError,
     RasterInputError,
     TileProcessingError,
     TilingError,
 )
-from runtime.raster.filter import OutputSpec, run_filter
-from runtime.raster.io import read_tile, read_window, run_filter_to_files, write_raster
-from runtime.raster.shared import release, shared_empty
-from runtime.raster.sources import RasterInfo, raster_info
-from runtime.raster.stats import (
+from pesto_factory.runtime.raster.filter import OutputSpec, run_filter
+from pesto_factory.runtime.raster.io import (
+    read_tile,
+    read_window,
+    run_filter_to_files,
+    write_raster,
+)
+from pesto_factory.runtime.raster.shared import release, shared_empty
+from pesto_factory.runtime.raster.sources import RasterInfo, raster_info
+from pesto_factory.runtime.raster.stats import (
     BandStats,
     Extrema,
     Histogram,
@@ -36,7 +41,7 @@ from runtime.raster.stats import (
     band_stats,
     map_reduce,
 )
-from runtime.raster.windows import (
+from pesto_factory.runtime.raster.windows import (
     DEFAULT_MAX_TILE_PIXELS,
     Tile,
     TileGrid,

@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from runtime.raster.blocks import PadMode, crop_to_core, pad_block
-from runtime.raster.errors import TileProcessingError, TilingError
-from runtime.raster.shared import SHM_DIR, share, shared_spec, shm_available
-from runtime.raster.sources import LocalArray, SharedArray, Source
-from runtime.raster.windows import Tile
+from pesto_factory.runtime.raster.blocks import PadMode, crop_to_core, pad_block
+from pesto_factory.runtime.raster.errors import TileProcessingError, TilingError
+from pesto_factory.runtime.raster.shared import SHM_DIR, share, shared_spec, shm_available
+from pesto_factory.runtime.raster.sources import LocalArray, SharedArray, Source
+from pesto_factory.runtime.raster.windows import Tile
 
 __all__ = ["Padding", "Job", "read_blocks", "as_outputs", "store", "tile_errors", "run_tile",
            "execute", "resolve_workers", "mp_context", "shm_room", "share_inputs"]
@@ -237,7 +236,7 @@ def mp_context(start_method: str | None):
             start_method = "forkserver" if "forkserver" in methods else "spawn"
     context = multiprocessing.get_context(start_method)
     if start_method == "forkserver":
-        context.set_forkserver_preload(["__main__", "numpy", "runtime.raster._engine"])
+        context.set_forkserver_preload(["__main__", "numpy", "pesto_factory.runtime.raster._engine"])
     return context
 
 

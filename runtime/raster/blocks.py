@@ -17,9 +17,8 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 import numpy as np
-
-from runtime.raster.errors import TilingError
-from runtime.raster.windows import Tile
+from pesto_factory.runtime.raster.errors import TilingError
+from pesto_factory.runtime.raster.windows import Tile
 
 __all__ = ["PadMode", "pad_block", "crop_to_core"]
 

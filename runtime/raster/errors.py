@@ -1,6 +1,6 @@
 """Errors of the raster engine.
 
-Each is a `runtime.errors.PestoError`, so the web layer maps it to an HTTP status and the
+Each is a `pesto_factory.runtime.errors.PestoError`, so the web layer maps it to an HTTP status and the
 packager prints its message. The ones caused by a bad argument or input are also `ValueError`s,
 so plain Python callers can catch them the usual way. They carry the offending value in fields,
 never only in their text.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.errors import AlgorithmFailed, BadRequest, UnprocessableInput
+from pesto_factory.runtime.errors import AlgorithmFailed, BadRequest, UnprocessableInput
 
 __all__ = ["TilingError", "RasterInputError", "NotARasterError", "TileProcessingError"]
 

@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
-
-from runtime.raster._engine import (
+from pesto_factory.runtime.raster._engine import (
     Job,
     Padding,
     as_outputs,
@@ -39,11 +38,23 @@ from runtime.raster._engine import (
     store,
     tile_errors,
 )
-from runtime.raster.blocks import PadMode
-from runtime.raster.errors import TileProcessingError, TilingError
-from runtime.raster.shared import release, shared_empty, shared_spec
-from runtime.raster.sources import LocalArray, SharedArray, Source, as_source, common_size
-from runtime.raster.windows import DEFAULT_MAX_TILE_PIXELS, Tile, TileGrid, Window, plan_tiles
+from pesto_factory.runtime.raster.blocks import PadMode
+from pesto_factory.runtime.raster.errors import TileProcessingError, TilingError
+from pesto_factory.runtime.raster.shared import release, shared_empty, shared_spec
+from pesto_factory.runtime.raster.sources import (
+    LocalArray,
+    SharedArray,
+    Source,
+    as_source,
+    common_size,
+)
+from pesto_factory.runtime.raster.windows import (
+    DEFAULT_MAX_TILE_PIXELS,
+    Tile,
+    TileGrid,
+    Window,
+    plan_tiles,
+)
 
 __all__ = ["OutputSpec", "run_filter"]
 

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-
-from runtime.geoimage import GeoImage
-from runtime.raster.errors import RasterInputError, TilingError
-from runtime.raster.filter import OutputSpec, run_filter
-from runtime.raster.shared import release
-from runtime.raster.sources import RasterInfo, raster_info
-from runtime.raster.windows import Tile, Window
+from pesto_factory.runtime.geoimage import GeoImage
+from pesto_factory.runtime.raster.errors import RasterInputError, TilingError
+from pesto_factory.runtime.raster.filter import OutputSpec, run_filter
+from pesto_factory.runtime.raster.shared import release
+from pesto_factory.runtime.raster.sources import RasterInfo, raster_info
+from pesto_factory.runtime.raster.windows import Tile, Window
 
 __all__ = ["read_window", "read_tile", "write_raster", "run_filter_to_files"]
 

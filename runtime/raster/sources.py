@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from runtime.raster.errors import NotARasterError, RasterInputError
-from runtime.raster.shared import SharedArraySpec
-from runtime.raster.windows import Window
+from pesto_factory.runtime.raster.errors import NotARasterError, RasterInputError
+from pesto_factory.runtime.raster.shared import SharedArraySpec
+from pesto_factory.runtime.raster.windows import Window
 
 __all__ = ["RasterInfo", "raster_info", "LocalArray", "SharedArray", "RasterFile",
            "Source", "as_source", "common_size", "GDAL_WORKER_CACHE_MB"]

@@ -27,12 +27,23 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
-
-from runtime.raster._engine import Job, execute, resolve_workers, share_inputs, shm_room
-from runtime.raster.errors import TilingError
-from runtime.raster.shared import release
-from runtime.raster.sources import LocalArray, RasterFile, Source, as_source, common_size
-from runtime.raster.windows import DEFAULT_MAX_TILE_PIXELS, plan_tiles
+from pesto_factory.runtime.raster._engine import (
+    Job,
+    execute,
+    resolve_workers,
+    share_inputs,
+    shm_room,
+)
+from pesto_factory.runtime.raster.errors import TilingError
+from pesto_factory.runtime.raster.shared import release
+from pesto_factory.runtime.raster.sources import (
+    LocalArray,
+    RasterFile,
+    Source,
+    as_source,
+    common_size,
+)
+from pesto_factory.runtime.raster.windows import DEFAULT_MAX_TILE_PIXELS, plan_tiles
 
 __all__ = ["Extrema", "Moments", "HistogramBins", "Histogram", "BandStats", "map_reduce",
            "band_stats"]

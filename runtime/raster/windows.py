@@ -22,7 +22,7 @@ import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from runtime.raster.errors import TilingError
+from pesto_factory.runtime.raster.errors import TilingError
 
 __all__ = [
     "Window",

@@ -28,7 +28,7 @@ def write_spec(tmp_path: Path):
 @pytest.fixture(scope="session")
 def describes() -> dict[str, dict]:
     """Describe documents of the test services, as their runtime serves them."""
-    from runtime.project import ServiceProject
+    from pesto_factory.runtime.project import ServiceProject
 
     return {name: ServiceProject.load(SERVICES / name).describe()
             for name in ("split", "square", "sum")}

@@ -9,8 +9,7 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
-
-from adapters.client import (
+from pesto_factory.adapters.client import (
     AsyncServiceClient,
     ClientError,
     JobFailed,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from adapters.client import (
+from pesto_factory.adapters.client import (
     ClientError,
     JobFailed,
     JobStatus,
@@ -14,6 +13,7 @@ from adapters.client import (
     ServiceClient,
     ServiceUnreachable,
 )
+
 from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pesto_factory.packager.cli import main
 
-from packager.cli import main
 from tests.examples.conftest import read_raster, whole_scene_mask
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def crop(tmp_path_factory) -> Path:
-    from packager.samples import default_crop_path, write_sentinel2_crop
+    from pesto_factory.packager.samples import default_crop_path, write_sentinel2_crop
 
     source = default_crop_path()
     if not source.is_file():
@@ -34,7 +34,7 @@ def crop(tmp_path_factory) -> Path:
 
 
 def _service_config(profiles: tuple[str, ...]) -> dict:
-    from runtime.project import ServiceProject
+    from pesto_factory.runtime.project import ServiceProject
 
     return ServiceProject.load(REPO / "examples" / "cloud-detection", profiles).config
 

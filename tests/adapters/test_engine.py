@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from pesto_factory.adapters.client import ServerError
+from pesto_factory.adapters.local import PipelineEngine, StepFailed
+from pesto_factory.adapters.pipeline import load_pipeline
 
-from adapters.client import ServerError
-from adapters.local import PipelineEngine, StepFailed
-from adapters.pipeline import load_pipeline
 from tests.adapters.conftest import SQUARES
 
 

@@ -7,12 +7,12 @@ import importlib
 import pytest
 
 PACKAGES = {
-    "adapters.client": ["adapters.client.client", "adapters.client.errors",
-                        "adapters.client.models"],
-    "adapters.pipeline": ["adapters.pipeline.model", "adapters.pipeline.expressions",
-                          "adapters.pipeline.loader", "adapters.pipeline.inputs",
-                          "adapters.pipeline.typecheck"],
-    "adapters.local": ["adapters.local.run", "adapters.local.summary"],
+    "pesto_factory.adapters.client": ["pesto_factory.adapters.client.client", "pesto_factory.adapters.client.errors",
+                        "pesto_factory.adapters.client.models"],
+    "pesto_factory.adapters.pipeline": ["pesto_factory.adapters.pipeline.model", "pesto_factory.adapters.pipeline.expressions",
+                          "pesto_factory.adapters.pipeline.loader", "pesto_factory.adapters.pipeline.inputs",
+                          "pesto_factory.adapters.pipeline.typecheck"],
+    "pesto_factory.adapters.local": ["pesto_factory.adapters.local.run", "pesto_factory.adapters.local.summary"],
 }
 
 

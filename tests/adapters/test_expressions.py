@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from adapters.pipeline import (
+from pesto_factory.adapters.pipeline import (
     ExpressionError,
     InputError,
     Ref,

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 import rasterio
+from pesto_factory.adapters.local import RunFailed, run_pipeline
+from pesto_factory.adapters.pipeline import load_pipeline
+from pesto_factory.packager.cli import main
 
-from adapters.local import RunFailed, run_pipeline
-from adapters.pipeline import load_pipeline
-from packager.cli import main
 from tests.adapters.conftest import SERVICES, SQUARES
 from tests.conftest import REPO, wait_until
 
@@ -156,7 +156,7 @@ def test_ctrl_c_records_the_run_as_failed_and_stops_the_services(tmp_path):
     hold.touch()
     env = {key: value for key, value in os.environ.items() if not key.startswith("PESTO_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "packager", "pipeline", "run", str(SQUARES), "-i", "count=2",
+        [sys.executable, "-m", "pesto_factory.packager", "pipeline", "run", str(SQUARES), "-i", "count=2",
          "-i", f"latch_dir={latch}", "-i", f"hold={hold}", "-o", str(out), "--parallel", "2"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from adapters.pipeline import (
+from pesto_factory.adapters.pipeline import (
     NO_DEFAULT,
     Ref,
     SpecError,
     load_pipeline,
     parse_pipeline,
 )
+
 from tests.adapters.conftest import SERVICES, SQUARES
 
 REPO = Path(__file__).resolve().parents[2]

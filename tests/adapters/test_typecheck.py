@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from pesto_factory.adapters.pipeline import SpecError, check_types, load_pipeline, output_schema
 
-from adapters.pipeline import SpecError, check_types, load_pipeline, output_schema
 from tests.adapters.conftest import SQUARES
 
 HEAD = """\

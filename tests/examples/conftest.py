@@ -29,7 +29,7 @@ if str(CLOUD_DETECTION) not in sys.path:
 @pytest.fixture(scope="session")
 def s2_crop() -> tuple[np.ndarray, np.ndarray]:
     """The real Sentinel-2 crop: (6, 512, 512) float32 reflectance, reference mask (our codes)."""
-    from packager.samples import default_crop_path, load_sentinel2_crop
+    from pesto_factory.packager.samples import default_crop_path, load_sentinel2_crop
 
     path = default_crop_path()
     if not path.is_file():

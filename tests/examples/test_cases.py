@@ -16,9 +16,9 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.mark.parametrize("project", ["tiling", "cloud-detection", "merge"])
 def test_project_cases_and_describe_pass(chain, project):
-    from packager.cases import expected_describe, load_cases
-    from packager.compare import Tolerance, compare_outputs, json_diff
-    from packager.services import describe, process
+    from pesto_factory.packager.cases import expected_describe, load_cases
+    from pesto_factory.packager.compare import Tolerance, compare_outputs, json_diff
+    from pesto_factory.packager.services import describe, process
 
     service = {"tiling": chain.tiling, "cloud-detection": chain.detection,
                "merge": chain.merge}[project]

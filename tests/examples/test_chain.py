@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def crop(chain) -> Path:
-    from packager.samples import default_crop_path, write_sentinel2_crop
+    from pesto_factory.packager.samples import default_crop_path, write_sentinel2_crop
 
     source = default_crop_path()
     if not source.is_file():
@@ -31,7 +31,7 @@ def crop(chain) -> Path:
 
 @pytest.fixture(scope="module")
 def synthetic(chain):
-    from packager.samples import write_synthetic_scene
+    from pesto_factory.packager.samples import write_synthetic_scene
 
     return write_synthetic_scene(chain.root / "inputs" / "synthetic.tif", height=300, width=260,
                                  seed=3, dtype=np.uint16, nodata_border=12)

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def dl_service(tmp_path_factory):
-    from packager.samples import default_crop_path, write_sentinel2_crop
+    from pesto_factory.packager.samples import default_crop_path, write_sentinel2_crop
 
     source = default_crop_path()
     if not source.is_file():

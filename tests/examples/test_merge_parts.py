@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pesto_factory.runtime.errors import UnprocessableInput
 
-from runtime.errors import UnprocessableInput
 from tests.examples.conftest import load_example_package
 
 load_example_package("merge", "merge_algorithm")

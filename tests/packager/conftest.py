@@ -22,7 +22,7 @@ def run_cli(*args: object, env: dict[str, str] | None = None,
     """`python -m packager ARGS` with wide, colourless output (what a user's terminal shows)."""
     environment = {key: value for key, value in os.environ.items() if key != "PESTO_PROFILES"}
     environment.update({"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb", **(env or {})})
-    return subprocess.run([sys.executable, "-m", "packager", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "pesto_factory.packager", *map(str, args)],
                           capture_output=True, text=True, env=environment, timeout=timeout,
                           check=False)
 
@@ -40,7 +40,7 @@ def copy_project(source: Path, dest: Path) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def runtime_wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The runtime's wheel, built once per session (PESTO_RUNTIME_WHEEL for every build)."""
-    from packager.wheels import build_runtime_wheel
+    from pesto_factory.packager.wheels import build_runtime_wheel
 
     wheel = build_runtime_wheel(tmp_path_factory.mktemp("runtime-wheel"))
     with pytest.MonkeyPatch.context() as patch:

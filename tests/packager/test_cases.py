@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from pesto_factory.packager.cases import load_cases, read_payload_dir
+from pesto_factory.packager.compare import Tolerance, compare_outputs, json_diff
 
-from packager.cases import load_cases, read_payload_dir
-from packager.compare import Tolerance, compare_outputs, json_diff
 from tests.packager.conftest import run_cli
 
 
@@ -48,7 +48,7 @@ def test_payload_from_files_and_folders(tmp_path: Path) -> None:
 
 
 def test_bad_case_files_are_named(tmp_path: Path) -> None:
-    from runtime.errors import ProjectError
+    from pesto_factory.runtime.errors import ProjectError
 
     folder = tmp_path / "input"
     folder.mkdir()

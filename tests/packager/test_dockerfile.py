@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
-
-from packager.dockerfile import CacheLevel, DockerfileSpec, Resource, render_dockerfile
+from pesto_factory.packager.dockerfile import (
+    CacheLevel,
+    DockerfileSpec,
+    Resource,
+    render_dockerfile,
+)
 
 WHEEL = "pesto_factory-0.1.0-py3-none-any.whl"
 

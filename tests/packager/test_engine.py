@@ -17,9 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pesto_factory.packager.cases import load_cases
+from pesto_factory.packager.compare import Tolerance, compare_outputs
 
-from packager.cases import load_cases
-from packager.compare import Tolerance, compare_outputs
 from tests.packager.conftest import NDVI, copy_project, run_cli, write_json
 
 pytestmark = [
@@ -36,7 +36,7 @@ IMAGE = "pesto-test/ndvi:1.0.0"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """(project, workspace) after one clean wheelhouse build of the ndvi example."""
-    from packager.engine import connect
+    from pesto_factory.packager.engine import connect
 
     root = tmp_path_factory.mktemp("engine")
     project = copy_project(NDVI, root / "ndvi")
@@ -60,8 +60,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
 
 
 def test_image_serves_health_describe_and_process(built: tuple[Path, Path]) -> None:
-    from packager.engine import connect
-    from packager.services import container_service
+    from pesto_factory.packager.engine import connect
+    from pesto_factory.packager.services import container_service
 
     project, workspace = built
     config = connect().images.get(IMAGE).attrs["Config"]
@@ -156,7 +156,7 @@ def test_a_fresh_project_builds_and_passes_on_its_image(tmp_path: Path) -> None:
         tested = run_cli("test", project, "--image")
         assert tested.returncode == 0, tested.stdout + tested.stderr
     finally:
-        from packager.engine import connect
+        from pesto_factory.packager.engine import connect
 
         with contextlib.suppress(Exception):
             connect().images.remove(image, force=True)

@@ -73,7 +73,7 @@ def test_help_is_fast_to_import() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from packager.cli import main; main(['--help']);"
+    code = ("import sys; from pesto_factory.packager.cli import main; main(['--help']);"
             "print(sorted(m for m in ('docker', 'rasterio', 'jinja2', 'httpx')"
             " if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from pesto_factory.runtime.project import ServiceProject
 
-from runtime.project import ServiceProject
 from tests.packager.conftest import run_cli
 
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from pesto_factory.packager.cli._common import expand_profile_args, split_profiles
+from pesto_factory.runtime.project import ServiceProject
 
-from packager.cli._common import expand_profile_args, split_profiles
-from runtime.project import ServiceProject
 from tests.packager.conftest import run_cli, write_json
 
 

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-
-from packager.quality import (
+from pesto_factory.packager.quality import (
     MaskQualityError,
     cohen_kappa,
     confusion_matrix,

@@ -9,15 +9,14 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from rasterio.errors import NotGeoreferencedWarning
-
-from packager.samples import (
+from pesto_factory.packager.samples import (
     SampleDataError,
     default_crop_path,
     load_sentinel2_crop,
     write_sentinel2_crop,
     write_synthetic_scene,
 )
+from rasterio.errors import NotGeoreferencedWarning
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,16 @@ import json
 from pathlib import Path
 
 import jsonschema
+from pesto_factory.packager.schemagen import generate_schemas
+from pesto_factory.runtime.project import ServiceProject
 
-from packager.schemagen import generate_schemas
-from runtime.project import ServiceProject
 from tests.packager.conftest import run_cli
 
 MODELS = '''
 from __future__ import annotations
 from typing import Annotated
 from pydantic import BaseModel, Field
-from packager.types import Image, Images, ImageRef, ImageRefs, Metadata, Polygon, Polygons
+from pesto_factory.packager.types import Image, Images, ImageRef, ImageRefs, Metadata, Polygon, Polygons
 
 class Options(BaseModel):
     level: int = 2

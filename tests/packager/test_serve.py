@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import httpx
+from pesto_factory.packager.services import free_port
 
-from packager.services import free_port
 from tests.conftest import wait_until
 
 
@@ -27,7 +27,7 @@ def test_serve_reloads_on_change(ndvi: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PESTO_STATE_DIR": str(ndvi / ".state")}
     server = subprocess.Popen(
-        [sys.executable, "-m", "packager", "serve", str(ndvi), "--port", str(port)],
+        [sys.executable, "-m", "pesto_factory.packager", "serve", str(ndvi), "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
     try:
         assert wait_until(lambda: _title(url), timeout=60, interval=0.2, what="the dev server") == "NDVI"

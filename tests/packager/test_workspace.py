@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import rasterio
+from pesto_factory.runtime.project import ServiceProject
 
-from runtime.project import ServiceProject
 from tests.packager.conftest import run_cli, write_json
 
 

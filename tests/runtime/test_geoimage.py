@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from affine import Affine
-
-from runtime import GeoImage
+from pesto_factory.runtime import GeoImage
 
 
 def test_core_crops_margin_and_moves_transform() -> None:

@@ -11,12 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from rasterio.transform import from_origin
-
-from runtime.errors import AlgorithmFailed, BadRequest, Forbidden, UnprocessableInput
-from runtime.geoimage import GeoImage
-from runtime.imageio import write_image
-from runtime.payload import (
+from pesto_factory.runtime.errors import AlgorithmFailed, BadRequest, Forbidden, UnprocessableInput
+from pesto_factory.runtime.geoimage import GeoImage
+from pesto_factory.runtime.imageio import write_image
+from pesto_factory.runtime.payload import (
     OutputFile,
     RawImage,
     body_to_payload,
@@ -25,7 +23,9 @@ from runtime.payload import (
     georeferenced_parameters,
     resolve_inputs,
 )
-from runtime.project import ServiceProject, bundle_definitions
+from pesto_factory.runtime.project import ServiceProject, bundle_definitions
+from rasterio.transform import from_origin
+
 from tests.runtime.imageio import imageio_fixtures
 
 root = imageio_fixtures.root  # fixtures shared with the image I/O tests

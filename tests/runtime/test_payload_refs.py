@@ -13,18 +13,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rasterio.transform import from_origin
-
-from runtime.errors import BadRequest, Forbidden, UnprocessableInput
-from runtime.geoimage import GeoImage
-from runtime.imageio import ImageHeader, RefImage, read_header, write_image
-from runtime.payload import (
+from pesto_factory.runtime.errors import BadRequest, Forbidden, UnprocessableInput
+from pesto_factory.runtime.geoimage import GeoImage
+from pesto_factory.runtime.imageio import ImageHeader, RefImage, read_header, write_image
+from pesto_factory.runtime.payload import (
     body_to_payload,
     check_inputs,
     georeferenced_parameters,
     resolve_inputs,
 )
-from runtime.project import bundle_definitions
+from pesto_factory.runtime.project import bundle_definitions
+from rasterio.transform import from_origin
+
 from tests.runtime.imageio import imageio_fixtures
 
 root = imageio_fixtures.root

@@ -7,14 +7,13 @@ import base64
 import numpy as np
 import pytest
 import rasterio
+from pesto_factory.runtime.errors import AlgorithmFailed
+from pesto_factory.runtime.geoimage import GeoImage
+from pesto_factory.runtime.imageio import PNG_MEDIA_TYPE, write_png
+from pesto_factory.runtime.payload import encode_outputs
+from pesto_factory.runtime.project import bundle_definitions
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
-
-from runtime.errors import AlgorithmFailed
-from runtime.geoimage import GeoImage
-from runtime.imageio import PNG_MEDIA_TYPE, write_png
-from runtime.payload import encode_outputs
-from runtime.project import bundle_definitions
 
 pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 

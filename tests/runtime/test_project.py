@@ -8,11 +8,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
-import schemas
-from runtime.configfiles import deep_merge
-from runtime.errors import ProjectError
-from runtime.project import ServiceProject
+from pesto_factory import schemas
+from pesto_factory.runtime.configfiles import deep_merge
+from pesto_factory.runtime.errors import ProjectError
+from pesto_factory.runtime.project import ServiceProject
 
 NDVI = Path(__file__).resolve().parents[2] / "examples" / "ndvi"
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from adapters.airflow.hooks.pesto import PestoHook, service_url
+from pesto_factory.adapters.airflow.hooks.pesto import PestoHook, service_url
 
 __all__ = ["PestoHook", "service_url"]

@@ -14,8 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import BaseHook
-
-from adapters.client import (
+from pesto_factory.adapters.client import (
     DEFAULT_PROCESS_TIMEOUT,
     DEFAULT_TIMEOUT,
     AsyncServiceClient,

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from adapters.airflow.operators.pesto import PestoProcessOperator, plain
+from pesto_factory.adapters.airflow.operators.pesto import PestoProcessOperator, plain
 
 __all__ = ["PestoProcessOperator", "plain"]

@@ -16,7 +16,7 @@ by reference (file:// or http(s) URIs), never as pixels: XComs live in the metad
 Errors: a refusal of the input (4xx), a failed job or a timeout fail the task at once
 (`AirflowFailException`: running it again would fail again); a full queue, a 5xx or an
 unreachable service raise `AirflowException`, which Airflow retries per the task's `retries`.
-Generated operators (`adapters.airflow.generate`) subclass this one with typed parameters.
+Generated operators (`pesto_factory.adapters.airflow.generate`) subclass this one with typed parameters.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
-from adapters.airflow.hooks.pesto import PestoHook
-from adapters.airflow.triggers.pesto import PestoJobTrigger
-from adapters.client import DEFAULT_PROCESS_TIMEOUT, ServiceClient, ServiceError
+from pesto_factory.adapters.airflow.hooks.pesto import PestoHook
+from pesto_factory.adapters.airflow.triggers.pesto import PestoJobTrigger
+from pesto_factory.adapters.client import DEFAULT_PROCESS_TIMEOUT, ServiceClient, ServiceError
 
 __all__ = ["PestoProcessOperator", "plain"]
 

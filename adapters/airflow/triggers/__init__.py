@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from adapters.airflow.triggers.pesto import PestoJobTrigger
+from pesto_factory.adapters.airflow.triggers.pesto import PestoJobTrigger
 
 __all__ = ["PestoJobTrigger"]

@@ -19,8 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
-
-from adapters.client import JobFailed, JobState, ServiceError
+from pesto_factory.adapters.client import JobFailed, JobState, ServiceError
 
 __all__ = ["PestoJobTrigger"]
 
@@ -41,12 +40,12 @@ class PestoJobTrigger(BaseTrigger):
         self.timeout = timeout
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return ("adapters.airflow.triggers.pesto.PestoJobTrigger",
+        return ("pesto_factory.adapters.airflow.triggers.pesto.PestoJobTrigger",
                 {"pesto_conn_id": self.pesto_conn_id, "job_id": self.job_id,
                  "poll_interval": self.poll_interval, "timeout": self.timeout})
 
     def _hook(self) -> Any:
-        from adapters.airflow.hooks.pesto import PestoHook
+        from pesto_factory.adapters.airflow.hooks.pesto import PestoHook
 
         return PestoHook(self.pesto_conn_id)
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
-
-from runtime.errors import BadRequest, UnprocessableInput
+from pesto_factory.runtime.errors import BadRequest, UnprocessableInput
 
 __all__ = [
     "CLEAR",

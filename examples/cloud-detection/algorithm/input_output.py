@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from pesto_factory.packager.types import DataType, ImageRef
 from pydantic import BaseModel, ConfigDict, Field
-
-from packager.types import DataType, ImageRef
 
 Window = DataType("Window")
 

@@ -19,10 +19,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-
-from runtime import GeoImage, report_progress
-from runtime.errors import BadRequest, PestoError
-from runtime.imageio import RefImage
+from pesto_factory.runtime import GeoImage, report_progress
+from pesto_factory.runtime.errors import BadRequest, PestoError
+from pesto_factory.runtime.imageio import RefImage
 
 from .bands import NODATA
 from .detector import cloud_fraction, load_config, make_detector
@@ -98,7 +97,7 @@ def _placement(tile: GeoImage) -> tuple[dict[str, int], tuple[int, int]]:
 
 @contextmanager
 def _portable_errors() -> Iterator[None]:
-    """The detectors' own errors re-raised as their runtime.errors class (same status, message).
+    """The detectors' own errors re-raised as their pesto_factory.runtime.errors class (same status, message).
 
     The error travels from the worker to the service process, which cannot import this
     package: a class defined here would not unpickle there.
@@ -106,7 +105,7 @@ def _portable_errors() -> Iterator[None]:
     try:
         yield
     except PestoError as exc:
-        base = next(c for c in type(exc).__mro__ if c.__module__ == "runtime.errors")
+        base = next(c for c in type(exc).__mro__ if c.__module__ == "pesto_factory.runtime.errors")
         if base is type(exc):
             raise
         raise base(exc.message, hint=exc.hint) from None

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from pesto_factory.packager.types import DataType, Image
 from pydantic import BaseModel, ConfigDict, Field
-
-from packager.types import DataType, Image
 
 TileResult = DataType("TileResult")
 

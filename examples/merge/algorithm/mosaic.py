@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from runtime.errors import UnprocessableInput
+from pesto_factory.runtime.errors import UnprocessableInput
 
 __all__ = ["NODATA", "Placed", "mosaic"]
 

@@ -14,9 +14,8 @@ import logging
 from typing import Any
 
 import numpy as np
-
-from runtime import GeoImage, report_progress
-from runtime.imageio import ImageHeader
+from pesto_factory.runtime import GeoImage, report_progress
+from pesto_factory.runtime.imageio import ImageHeader
 
 from .mosaic import NODATA, mosaic
 from .quicklook import quicklook

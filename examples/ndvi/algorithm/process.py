@@ -7,8 +7,7 @@ transform, so the output lays exactly over the scene.
 from __future__ import annotations
 
 import numpy as np
-
-from runtime import GeoImage, report_progress
+from pesto_factory.runtime import GeoImage, report_progress
 
 
 class Process:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from pesto_factory.packager.types import FOREIGN_REF, ImageRefs
 from pydantic import BaseModel, ConfigDict, Field
-
-from packager.types import FOREIGN_REF, ImageRefs
 
 _SCENE = {
     "anyOf": [{"$ref": FOREIGN_REF + "Image"}, {"$ref": FOREIGN_REF + "ImageRef"}],

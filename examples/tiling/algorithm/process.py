@@ -2,7 +2,7 @@
 
 The scene is read from its header only: its input schema asks the runtime for an `ImageHeader`
 (`"x-pesto-read": "header"`), so the answer is instant even on a 10980 x 10980 scene. The grid is
-`runtime.raster.regular_grid`: cores of `tile_size` pixels square (smaller in the last row and
+`pesto_factory.runtime.raster.regular_grid`: cores of `tile_size` pixels square (smaller in the last row and
 column when `tile_size` does not divide the scene) that cover the scene exactly, without overlap.
 Each tile is an ImageRef {href: the scene, window: its core, margin}: the service that receives
 it reads the core grown by the margin, clipped at the scene's borders, and answers for the core
@@ -17,9 +17,9 @@ import logging
 import math
 from typing import Any
 
-from runtime.errors import BadRequest
-from runtime.imageio import ImageHeader
-from runtime.raster import regular_grid
+from pesto_factory.runtime.errors import BadRequest
+from pesto_factory.runtime.imageio import ImageHeader
+from pesto_factory.runtime.raster import regular_grid
 
 __all__ = ["MAX_TILES", "Process"]
 

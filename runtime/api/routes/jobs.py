@@ -7,12 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-
-from runtime.api.deps import Service, base_url, require_token
-from runtime.api.routes.process import read_payload, wants_inline
-from runtime.api.views import ImageFileResponse, accepted_response, status_body
-from runtime.errors import NotFound
-from runtime.jobs.models import JobStatus
+from pesto_factory.runtime.api.deps import Service, base_url, require_token
+from pesto_factory.runtime.api.routes.process import read_payload, wants_inline
+from pesto_factory.runtime.api.views import ImageFileResponse, accepted_response, status_body
+from pesto_factory.runtime.errors import NotFound
+from pesto_factory.runtime.jobs.models import JobStatus
 
 __all__ = ["router"]
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
-
-from runtime.api.deps import Service, require_token
-from runtime.metrics import CONTENT_TYPE
+from pesto_factory.runtime.api.deps import Service, require_token
+from pesto_factory.runtime.metrics import CONTENT_TYPE
 
 __all__ = ["router"]
 

@@ -13,12 +13,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-
-from runtime import payload as payload_mod
-from runtime.api.deps import Service, base_url, require_token
-from runtime.api.views import ImageFileResponse, accepted_response
-from runtime.errors import AlgorithmFailed, BadRequest, NotAcceptable
-from runtime.service import ProcessingService
+from pesto_factory.runtime import payload as payload_mod
+from pesto_factory.runtime.api.deps import Service, base_url, require_token
+from pesto_factory.runtime.api.views import ImageFileResponse, accepted_response
+from pesto_factory.runtime.errors import AlgorithmFailed, BadRequest, NotAcceptable
+from pesto_factory.runtime.service import ProcessingService
 
 __all__ = ["router", "read_payload", "wants_inline", "wants_async", "wants_image_bytes"]
 

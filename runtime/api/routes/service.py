@@ -9,9 +9,8 @@ from typing import Any
 import yaml
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
-
-import runtime
-from runtime.api.deps import Service, base_url, require_token
+from pesto_factory import runtime
+from pesto_factory.runtime.api.deps import Service, base_url, require_token
 
 __all__ = ["public_router", "router"]
 
@@ -67,7 +66,7 @@ async def config(service: Service) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _geoprocessing_spec() -> dict[str, Any]:
-    text = resources.files("runtime").joinpath("openapi/api_geo_process.yaml").read_text("utf-8")
+    text = resources.files("pesto_factory.runtime").joinpath("openapi/api_geo_process.yaml").read_text("utf-8")
     return yaml.safe_load(text)
 
 

@@ -47,7 +47,7 @@ print("RESULT " + json.dumps({"state": str(run.state), "value": value}))
 #: merge reads the masks from the detection service's result URLs.
 _USER_DAG = """
 from airflow.sdk import DAG
-from adapters.airflow.tasks import pesto_fan_out
+from pesto_factory.adapters.airflow.tasks import pesto_fan_out
 from cloud_mask_operators import CloudDetectionOperator, MergeOperator, TilingOperator
 
 with DAG(dag_id="my-masks", schedule=None, render_template_as_native_obj=True) as dag:
@@ -102,7 +102,7 @@ def _run_dag(env: dict[str, str], dag_file: Path, conf: dict, task_id: str,
 
 
 def _check_mask(mask_uri: str, crop: Path) -> np.ndarray:
-    from runtime.project import ServiceProject
+    from pesto_factory.runtime.project import ServiceProject
 
     mask, profile = read_raster(mask_uri)
     config = ServiceProject.load(REPO / "examples" / "cloud-detection", ()).config

@@ -7,9 +7,9 @@ import importlib
 import pytest
 
 PACKAGES = {
-    "adapters.airflow.hooks": "adapters.airflow.hooks.pesto",
-    "adapters.airflow.operators": "adapters.airflow.operators.pesto",
-    "adapters.airflow.triggers": "adapters.airflow.triggers.pesto",
+    "pesto_factory.adapters.airflow.hooks": "pesto_factory.adapters.airflow.hooks.pesto",
+    "pesto_factory.adapters.airflow.operators": "pesto_factory.adapters.airflow.operators.pesto",
+    "pesto_factory.adapters.airflow.triggers": "pesto_factory.adapters.airflow.triggers.pesto",
 }
 
 
@@ -22,7 +22,7 @@ def test_each_package_exports_its_module(package):
 
 
 def test_the_top_package_resolves_every_name():
-    import adapters.airflow as top
+    import pesto_factory.adapters.airflow as top
 
     assert all(getattr(top, name) is not None for name in top.__all__)
     with pytest.raises(AttributeError):

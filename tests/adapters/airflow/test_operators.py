@@ -9,12 +9,11 @@ import json
 import httpx
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
-
-from adapters.airflow import get_provider_info
-from adapters.airflow.hooks.pesto import PestoHook
-from adapters.airflow.operators.pesto import PestoProcessOperator
-from adapters.airflow.triggers.pesto import PestoJobTrigger
-from adapters.client import AsyncServiceClient, ServiceClient
+from pesto_factory.adapters.airflow import get_provider_info
+from pesto_factory.adapters.airflow.hooks.pesto import PestoHook
+from pesto_factory.adapters.airflow.operators.pesto import PestoProcessOperator
+from pesto_factory.adapters.airflow.triggers.pesto import PestoJobTrigger
+from pesto_factory.adapters.client import AsyncServiceClient, ServiceClient
 
 BASE = "http://svc:8080"
 
@@ -103,7 +102,7 @@ def test_a_host_with_a_scheme_is_used_as_given(monkeypatch):
 def test_the_provider_registers_the_connection_type():
     info = get_provider_info()
     assert info["connection-types"] == [
-        {"connection-type": "pesto", "hook-class-name": "adapters.airflow.hooks.pesto.PestoHook"}]
+        {"connection-type": "pesto", "hook-class-name": "pesto_factory.adapters.airflow.hooks.pesto.PestoHook"}]
     assert PestoHook.conn_type == "pesto"
 
 
@@ -143,7 +142,7 @@ def test_deferrable_execute_submits_and_defers_to_the_trigger(service):
         op.execute({})
     assert deferred.value.method_name == "execute_complete"
     assert deferred.value.trigger.serialize() == (
-        "adapters.airflow.triggers.pesto.PestoJobTrigger",
+        "pesto_factory.adapters.airflow.triggers.pesto.PestoJobTrigger",
         {"pesto_conn_id": "c", "job_id": "j1", "poll_interval": 0.5, "timeout": 30})
     assert [r.url.path for r in service.requests] == ["/api/v1/jobs"]
     assert _body(service.requests[0]) == {"x": 1}
@@ -207,7 +206,7 @@ def test_the_trigger_serializes_json_primitives_only():
     trigger = PestoJobTrigger(pesto_conn_id="pesto_merge", job_id="abc", poll_interval=2.0,
                               timeout=None)
     path, kwargs = trigger.serialize()
-    assert path == "adapters.airflow.triggers.pesto.PestoJobTrigger"
+    assert path == "pesto_factory.adapters.airflow.triggers.pesto.PestoJobTrigger"
     assert kwargs == {"pesto_conn_id": "pesto_merge", "job_id": "abc", "poll_interval": 2.0,
                       "timeout": None}
     assert json.loads(json.dumps(kwargs)) == kwargs
@@ -218,7 +217,7 @@ def test_the_provider_entry_point_is_installed():
     from importlib.metadata import entry_points
 
     found = [point.value for point in entry_points(group="apache_airflow_provider")]
-    assert "adapters.airflow:get_provider_info" in found
+    assert "pesto_factory.adapters.airflow:get_provider_info" in found
 
 
 def test_a_deferred_imageref_output_becomes_a_reference_object(service):

@@ -68,8 +68,7 @@ def running_workers(conductor: TestConductor, services: Mapping[str, str], *,
                     thread_count: int = 1) -> Iterator[None]:
     """The SDK's TaskHandler polling `conductor` for the tasks of `services` (name -> URL)."""
     from conductor.client.automator.task_handler import TaskHandler
-
-    from adapters.conductor.worker import make_workers
+    from pesto_factory.adapters.conductor.worker import make_workers
 
     handler = TaskHandler(workers=make_workers(services, thread_count=thread_count,
                                                poll_interval_ms=20),

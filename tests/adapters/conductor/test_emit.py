@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from packager.cli import main
+from pesto_factory.packager.cli import main
 
 REPO = Path(__file__).resolve().parents[3]
 SPEC = REPO / "examples" / "pipelines" / "cloud_mask.yaml"

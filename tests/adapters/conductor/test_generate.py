@@ -6,15 +6,14 @@ from __future__ import annotations
 import jq
 import pytest
 from conductor.client.http.api_client import ApiClient
-
-from adapters.conductor import (
+from pesto_factory.adapters.conductor import (
     GenerationError,
     TaskSettings,
     generate_task_def,
     generate_workflow,
     task_name,
 )
-from adapters.pipeline import parse_pipeline
+from pesto_factory.adapters.pipeline import parse_pipeline
 
 
 def _describe(name: str, inputs: dict, outputs: dict) -> dict:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pesto_factory.adapters.conductor.worker import register_definitions
+from pesto_factory.runtime.project import ServiceProject
 
-from adapters.conductor.worker import register_definitions
-from runtime.project import ServiceProject
 from tests.adapters.conductor.conftest import running_workers
 from tests.conftest import start_service
 from tests.examples.conftest import read_raster, whole_scene_mask
@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.slow,
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     """The crop and the three example services, all reading under one root folder."""
-    from packager.samples import default_crop_path, write_sentinel2_crop
+    from pesto_factory.packager.samples import default_crop_path, write_sentinel2_crop
 
     source = default_crop_path()
     if not source.is_file():

@@ -5,10 +5,15 @@ done, a failing item fails the workflow."""
 from __future__ import annotations
 
 import pytest
+from pesto_factory.adapters.conductor import (
+    TaskSettings,
+    generate_task_defs,
+    generate_workflow,
+    task_name,
+)
+from pesto_factory.adapters.conductor.worker import register_definitions
+from pesto_factory.adapters.pipeline import load_pipeline
 
-from adapters.conductor import TaskSettings, generate_task_defs, generate_workflow, task_name
-from adapters.conductor.worker import register_definitions
-from adapters.pipeline import load_pipeline
 from tests.adapters.conductor.conftest import running_workers
 from tests.adapters.conftest import SQUARES
 

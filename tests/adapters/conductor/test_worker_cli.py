@@ -1,4 +1,4 @@
-"""`python -m adapters.conductor.worker`: registers a spec's definitions through the SDK and
+"""`python -m pesto_factory.adapters.conductor.worker`: registers a spec's definitions through the SDK and
 runs the workers of running services as a real process, until SIGTERM."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_worker_command_registers_and_runs_the_chain(conductor, squares_services, tmp_path):
-    args = [sys.executable, "-m", "adapters.conductor.worker", "--conductor", conductor.url,
+    args = [sys.executable, "-m", "pesto_factory.adapters.conductor.worker", "--conductor", conductor.url,
             "--register", str(SQUARES), "--threads", "3"]
     for name, url in squares_services.items():
         args += ["--service", f"{name}={url}"]
@@ -38,7 +38,7 @@ def test_the_worker_command_registers_and_runs_the_chain(conductor, squares_serv
 
 
 def test_a_bad_service_option_is_named(conductor):
-    done = subprocess.run([sys.executable, "-m", "adapters.conductor.worker", "--conductor",
+    done = subprocess.run([sys.executable, "-m", "pesto_factory.adapters.conductor.worker", "--conductor",
                            conductor.url, "--service", "split"], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode != 0 and "--service 'split': expected NAME=" in done.stderr

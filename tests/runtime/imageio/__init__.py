@@ -1,1 +1,1 @@
-"""Tests of image input/output (runtime.imageio)."""
+"""Tests of image input/output (pesto_factory.runtime.imageio)."""

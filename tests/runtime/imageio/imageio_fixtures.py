@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from pesto_factory.runtime.imageio import InputPolicy
 from rasterio.transform import from_origin
-
-from runtime.imageio import InputPolicy
 
 TRANSFORM = from_origin(600_000.0, 5_000_000.0, 10.0, 10.0)
 

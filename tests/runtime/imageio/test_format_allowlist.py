@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-
-from runtime.errors import UnprocessableInput
-from runtime.imageio import InputPolicy, read_bytes, read_image, read_image_ref
+from pesto_factory.runtime.errors import UnprocessableInput
+from pesto_factory.runtime.imageio import InputPolicy, read_bytes, read_image, read_image_ref
 
 
 def vrt_pointing_at(target: Path) -> str:

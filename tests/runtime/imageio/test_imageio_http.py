@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import uvicorn
+from pesto_factory.runtime.errors import UnprocessableInput
+from pesto_factory.runtime.geoimage import GeoImage
+from pesto_factory.runtime.imageio import InputPolicy, read_image, read_image_ref, write_image
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from runtime.errors import UnprocessableInput
-from runtime.geoimage import GeoImage
-from runtime.imageio import InputPolicy, read_image, read_image_ref, write_image
 from tests.runtime.imageio.imageio_fixtures import TRANSFORM, ramp
 
 pytestmark = pytest.mark.slow

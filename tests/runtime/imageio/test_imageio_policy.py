@@ -8,9 +8,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
-from runtime.errors import BadRequest, Forbidden
-from runtime.imageio import InputPolicy, check_uri, display_uri, is_inline, resolve_uri
+from pesto_factory.runtime.errors import BadRequest, Forbidden
+from pesto_factory.runtime.imageio import (
+    InputPolicy,
+    check_uri,
+    display_uri,
+    is_inline,
+    resolve_uri,
+)
 
 
 def test_file_uri_and_bare_path_under_a_root_resolve_to_the_real_path(root, policy):
@@ -111,7 +116,7 @@ def test_policy_from_settings_uses_the_readable_roots(root, tmp_path):
 
 
 def test_policy_from_real_settings_includes_the_output_folder(monkeypatch, root, tmp_path):
-    from runtime.settings import Settings
+    from pesto_factory.runtime.settings import Settings
 
     monkeypatch.setenv("PESTO_INPUT_ROOTS", str(root))
     monkeypatch.setenv("PESTO_STATE_DIR", str(tmp_path / "state"))

@@ -7,10 +7,10 @@ import base64
 import numpy as np
 import pytest
 import rasterio
+from pesto_factory.runtime.errors import BadRequest, Forbidden, UnprocessableInput
+from pesto_factory.runtime.imageio import decode_base64, read_bytes, read_image, read_image_ref
 from rasterio.io import MemoryFile
 
-from runtime.errors import BadRequest, Forbidden, UnprocessableInput
-from runtime.imageio import decode_base64, read_bytes, read_image, read_image_ref
 from tests.runtime.imageio.imageio_fixtures import TRANSFORM, ramp, write_tiff
 
 WINDOW = {"col_off": 20, "row_off": 10, "width": 16, "height": 8}

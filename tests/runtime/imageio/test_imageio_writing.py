@@ -7,10 +7,10 @@ import base64
 import numpy as np
 import pytest
 import rasterio
+from pesto_factory.runtime.geoimage import GeoImage
+from pesto_factory.runtime.imageio import encode_base64, read_bytes, read_image, write_image
 from rasterio.crs import CRS
 
-from runtime.geoimage import GeoImage
-from runtime.imageio import encode_base64, read_bytes, read_image, write_image
 from tests.runtime.imageio.imageio_fixtures import TRANSFORM, ramp
 
 CRS_UTM = CRS.from_epsg(32632)
@@ -92,7 +92,7 @@ def test_a_failed_write_leaves_no_file_and_keeps_the_previous_one(tmp_path, monk
         dataset.write = write
         return dataset
 
-    monkeypatch.setattr("runtime.imageio.writing.rasterio.open", failing_open)
+    monkeypatch.setattr("pesto_factory.runtime.imageio.writing.rasterio.open", failing_open)
     with pytest.raises(OSError, match="No space"):
         write_image(ramp(1, 8, 8), target)
     assert any(name.endswith(".part") for name in seen)  # the temp file existed, then went
@@ -126,7 +126,7 @@ def test_encode_base64_reads_back_to_the_same_image(tmp_path):
 
 
 def test_output_compression_none_is_lossless_and_uncompressed(tmp_path, monkeypatch) -> None:
-    from runtime.settings import get_settings
+    from pesto_factory.runtime.settings import get_settings
 
     data = np.arange(3 * 64 * 64, dtype=np.uint16).reshape(3, 64, 64)
     monkeypatch.setenv("PESTO_OUTPUT_COMPRESSION", "none")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from runtime.errors import Forbidden
-from runtime.imageio import InputPolicy, check_uri
-from runtime.settings import Settings
+from pesto_factory.runtime.errors import Forbidden
+from pesto_factory.runtime.imageio import InputPolicy, check_uri
+from pesto_factory.runtime.settings import Settings
 
 
 @pytest.mark.parametrize("uri", [

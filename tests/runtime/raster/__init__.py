@@ -1,1 +1,1 @@
-"""Tests of the raster/tiling engine (runtime.raster)."""
+"""Tests of the raster/tiling engine (pesto_factory.runtime.raster)."""

@@ -11,9 +11,7 @@ from multiprocessing import get_context, shared_memory
 
 import numpy as np
 import pytest
-from scipy import ndimage
-
-from runtime.raster import (
+from pesto_factory.runtime.raster import (
     OutputSpec,
     RasterInputError,
     TileProcessingError,
@@ -21,8 +19,10 @@ from runtime.raster import (
     run_filter,
     shared_empty,
 )
-from runtime.raster import shared as shared_module
-from runtime.raster.shared import SHM_DIR, shared_spec
+from pesto_factory.runtime.raster import shared as shared_module
+from pesto_factory.runtime.raster.shared import SHM_DIR, shared_spec
+from scipy import ndimage
+
 from tests.runtime.raster import funcs
 
 
@@ -201,7 +201,7 @@ def test_bad_inputs(image):
 
 def test_falls_back_to_one_process_without_room_in_shared_memory(image, monkeypatch, caplog,
                                                                   created_segments):
-    monkeypatch.setattr("runtime.raster._engine.shm_available", lambda: 1000)
+    monkeypatch.setattr("pesto_factory.runtime.raster._engine.shm_available", lambda: 1000)
     with caplog.at_level(logging.WARNING):
         tiled = run_filter(funcs.uniform5, [image], margin=2, tile_size=20, workers=2)
     assert "shared memory too small" in caplog.text
@@ -211,7 +211,7 @@ def test_falls_back_to_one_process_without_room_in_shared_memory(image, monkeypa
 
 def test_forkserver_is_used_when_other_threads_run(image):
     """Forking a process that runs other threads can deadlock the child: use a fork server."""
-    from runtime.raster._engine import mp_context
+    from pesto_factory.runtime.raster._engine import mp_context
 
     if threading.active_count() == 1:
         assert mp_context(None).get_start_method() == "fork"

@@ -7,10 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from rasterio.errors import RasterioIOError
-from rasterio.transform import from_origin
-
-from runtime.raster import (
+from pesto_factory.runtime.raster import (
     NotARasterError,
     OutputSpec,
     RasterInputError,
@@ -25,6 +22,9 @@ from runtime.raster import (
     run_filter_to_files,
     write_raster,
 )
+from rasterio.errors import RasterioIOError
+from rasterio.transform import from_origin
+
 from tests.runtime.raster import funcs
 
 TRANSFORM = from_origin(600000, 5000000, 10, 10)

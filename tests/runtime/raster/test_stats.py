@@ -8,9 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from rasterio.transform import from_origin
-
-from runtime.raster import (
+from pesto_factory.runtime.raster import (
     Extrema,
     HistogramBins,
     Moments,
@@ -18,6 +16,8 @@ from runtime.raster import (
     band_stats,
     map_reduce,
 )
+from rasterio.transform import from_origin
+
 from tests.runtime.raster import funcs
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import ndimage
-
-from runtime.raster import (
+from pesto_factory.runtime.raster import (
     TileGrid,
     TilingError,
     Window,
@@ -16,6 +14,7 @@ from runtime.raster import (
     plan_tiles,
     regular_grid,
 )
+from scipy import ndimage
 
 
 def coverage(grid: TileGrid) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Returns its image unchanged (pixels and georeferencing): measures image transport."""
 
-from runtime import GeoImage
+from pesto_factory.runtime import GeoImage
 
 
 class Process:

@@ -1,7 +1,7 @@
 """Typed inputs and outputs of the service: `packager schemagen` writes pesto/api's
 input_schema.json and output_schema.json from these models.
 
-Mark a field holding pixels with a data type of packager.types (Image, Images, ImageRef,
+Mark a field holding pixels with a data type of pesto_factory.packager.types (Image, Images, ImageRef,
 ImageRefs, Polygon, Polygons, Metadata, Metadatas): `Annotated[str, Image]`.
 """
 
@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from pesto_factory.packager.types import Image
 from pydantic import BaseModel, Field
-
-from packager.types import Image
 
 
 class Input(BaseModel):

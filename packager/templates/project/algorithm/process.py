@@ -9,8 +9,7 @@ transform). Returned GeoImages are written as GeoTIFFs with their georeferencing
 from __future__ import annotations
 
 import numpy as np
-
-from runtime import GeoImage
+from pesto_factory.runtime import GeoImage
 
 
 class Process:

@@ -14,6 +14,6 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 
 def test_service_cases() -> None:
-    done = subprocess.run([sys.executable, "-m", "packager", "test", str(PROJECT), "--local"],
+    done = subprocess.run([sys.executable, "-m", "pesto_factory.packager", "test", str(PROJECT), "--local"],
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

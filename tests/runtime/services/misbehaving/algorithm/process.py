@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from runtime import report_progress
-from runtime.errors import UnprocessableInput
+from pesto_factory.runtime import report_progress
+from pesto_factory.runtime.errors import UnprocessableInput
 
 
 class CloudyInputError(UnprocessableInput):
