@@ -7,7 +7,7 @@ the runtime, the packager and the adapters validate against one copy.
 from __future__ import annotations
 
 import json
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
