@@ -14,13 +14,11 @@ silently, so it is refused with a message naming both values. The CNN's margin i
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 from pesto_factory.runtime import GeoImage, report_progress
-from pesto_factory.runtime.errors import BadRequest, PestoError
+from pesto_factory.runtime.errors import BadRequest
 from pesto_factory.runtime.imageio import RefImage
 
 from .bands import NODATA
@@ -46,8 +44,9 @@ class Process:
         window, scene_shape = _placement(tile)
         self._check_context(tile, window, scene_shape)
         report_progress(10, "tile read")
-        with _portable_errors():
-            mask = self.detector.detect(tile.data, nodata=tile.nodata)
+        # The detectors' own PestoError subclasses reach the client with their status: the
+        # worker sends them as their nearest shared class (runtime/jobs/worker.py).
+        mask = self.detector.detect(tile.data, nodata=tile.nodata)
         report_progress(90, "detected")
         core = GeoImage(mask[np.newaxis], crs=tile.crs, transform=tile.transform, nodata=NODATA,
                         margin=tile.margin).core()
@@ -93,19 +92,3 @@ def _placement(tile: GeoImage) -> tuple[dict[str, int], tuple[int, int]]:
         return window, tile.raster_shape
     rows, cols = tile.shape[1:]
     return {"col_off": 0, "row_off": 0, "width": cols, "height": rows}, (rows, cols)
-
-
-@contextmanager
-def _portable_errors() -> Iterator[None]:
-    """The detectors' own errors re-raised as their pesto_factory.runtime.errors class (same status, message).
-
-    The error travels from the worker to the service process, which cannot import this
-    package: a class defined here would not unpickle there.
-    """
-    try:
-        yield
-    except PestoError as exc:
-        base = next(c for c in type(exc).__mro__ if c.__module__ == "pesto_factory.runtime.errors")
-        if base is type(exc):
-            raise
-        raise base(exc.message, hint=exc.hint) from None
