@@ -44,6 +44,7 @@ class SyncResult:
 
 class ProcessingService:
     def __init__(self, project: ServiceProject, settings: Settings) -> None:
+        settings = settings.for_service(project.name)
         self.project = project
         self.settings = settings
         self.describe = project.describe()

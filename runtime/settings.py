@@ -6,6 +6,7 @@ so that tests and the CLI can set the environment first or override the dependen
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -57,6 +58,17 @@ class Settings(BaseSettings):
     @classmethod
     def _split(cls, value: object) -> object:
         return _split_list(value)
+
+    def for_service(self, name: str) -> Settings:
+        """These settings for one service: its own job store unless PESTO_STATE_DIR names one.
+
+        Services started from one folder would otherwise share .pesto-state/jobs.sqlite: one
+        would list the other's jobs, and its restart would fail the other's running jobs.
+        """
+        if "state_dir" in self.model_fields_set:
+            return self
+        folder = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "service"
+        return self.model_copy(update={"state_dir": self.state_dir / folder})
 
     @property
     def outputs_dir(self) -> Path:
