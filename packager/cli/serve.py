@@ -39,5 +39,32 @@ def command(
     import watchfiles
 
     watchfiles.run_process(loaded.root, target=shlex.join(command_line), target_type="command",
+                           watch_filter=_ProjectFilesOnly(),
                            callback=lambda changes: err_console.print(
                                f"[dim]{len(changes)} change(s): restarting[/]"))
+
+
+class _ProjectFilesOnly:
+    """Changes that should restart the service: project files, not what the service writes.
+
+    The job store and outputs (PESTO_STATE_DIR, by default .pesto-state under the current
+    folder, often the project itself) change on every call: watching them restarts forever.
+    """
+
+    def __init__(self) -> None:
+        import os
+
+        import watchfiles
+
+        self._default = watchfiles.DefaultFilter()
+        folders = (os.environ.get("PESTO_STATE_DIR", ".pesto-state"),
+                   os.environ.get("PESTO_OUTPUT_ROOT") or ".pesto-state")
+        self._ignored = tuple(str(Path(p).resolve()) for p in folders if "://" not in p)
+
+    def __call__(self, change: object, path: str) -> bool:
+        resolved = str(Path(path).resolve())
+        if any(resolved == p or resolved.startswith(p + "/") for p in self._ignored):
+            return False
+        if ".pesto-state" in Path(path).parts or path.endswith((".sqlite", "-journal", "-wal")):
+            return False
+        return self._default(change, path)
