@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args, get_origin
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+from pesto_factory.schemas.errors import BadRequest
+
+__all__ = ["Settings", "SettingsError", "get_settings"]
 
 
 def _split_list(value: object) -> object:
@@ -79,6 +81,28 @@ class Settings(BaseSettings):
         return [root.resolve() for root in self.input_roots] + [self.outputs_dir]
 
 
+class SettingsError(BadRequest):
+    """A PESTO_* variable has a value the service cannot run with; names the variable."""
+
+
+def _explain(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        name = "PESTO_" + "_".join(str(part) for part in item["loc"][:1]).upper()
+        value = item.get("input")
+        field = Settings.model_fields.get(str(item["loc"][0])) if item["loc"] else None
+        allowed = ""
+        if field is not None and get_origin(field.annotation) is Literal:
+            allowed = f" (allowed: {', '.join(map(str, get_args(field.annotation)))})"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{name}={value!s}: {message}{allowed}")
+    return "; ".join(lines)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings; a bad PESTO_* value raises SettingsError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(f"invalid setting: {_explain(exc)}") from None
