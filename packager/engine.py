@@ -80,8 +80,13 @@ class BuildResult:
 def build_image(client: Any, context: str, image: str, *, nocache: bool,
                 buildargs: dict[str, str] | None = None,
                 on_line: Callable[[str], None] = lambda line: None) -> BuildResult:
-    """Build `context` (with its Dockerfile) as `image`, streaming the engine's output lines."""
+    """Build `context` (with its Dockerfile) as `image`, streaming the engine's output lines.
+
+    The image the tag pointed at before is removed once the new one is built (when no other
+    tag or container holds it): each rebuild would otherwise leave a dangling image behind.
+    """
     started = time.monotonic()
+    replaced = image_id_of(client, image)
     tail: list[str] = []
     image_id = None
     with engine_errors(f"building {image}"):
@@ -103,7 +108,39 @@ def build_image(client: Any, context: str, image: str, *, nocache: bool,
                 image_id = aux["ID"]
         if image_id is None:
             image_id = client.images.get(image).id
+    if replaced and not _same_image(replaced, image_id):
+        _remove_quietly(client, replaced)
     return BuildResult(image=image, image_id=image_id, seconds=time.monotonic() - started)
+
+
+def image_id_of(client: Any, image: str) -> str | None:
+    """The id of the image a tag names on the engine, or None when there is none."""
+    import docker.errors
+
+    try:
+        return client.images.get(image).id
+    except docker.errors.ImageNotFound:
+        return None
+    except docker.errors.APIError as exc:
+        if getattr(exc, "status_code", None) == 404:
+            return None
+        raise
+
+
+def _same_image(one: str, other: str) -> bool:
+    strip = lambda value: value.removeprefix("sha256:")  # noqa: E731
+    return strip(one).startswith(strip(other)) or strip(other).startswith(strip(one))
+
+
+def _remove_quietly(client: Any, image_id: str) -> None:
+    """Remove a replaced image; one still used (another tag, a container) is left alone."""
+    import docker.errors
+
+    try:
+        client.images.remove(image_id, noprune=False)
+        log.info("removed the replaced image %s", image_id[:19])
+    except docker.errors.APIError as exc:
+        log.info("kept the replaced image %s: %s", image_id[:19], exc.explanation or exc)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,25 @@ import typer
 from pesto_factory.packager.cli._common import console
 
 NAME = "list"
-HELP = "List the services built in the workspace (name, tag, profiles, image)."
+HELP = ("List the services built in the workspace (name, tag, profiles, image): whether the "
+        "image exists is asked of the engine when it answers.")
+
+
+def _with_engine_truth(builds: list) -> list:  # list[BuildRecord]
+    """Each build's image id as the engine has it now (an image built before a later
+    `--no-image` run, or removed since); the workspace's record when the engine is away."""
+    import dataclasses
+
+    from pesto_factory.packager.engine import EngineError, connect, image_id_of
+
+    if not builds:
+        return builds
+    try:
+        client = connect(timeout=5)
+    except EngineError:
+        return builds
+    return [dataclasses.replace(build, image_id=image_id_of(client, build.image))
+            for build in builds]
 
 
 def command(
@@ -23,7 +41,7 @@ def command(
     from rich.table import Table
 
     root = workspace_root(None, workspace)
-    builds = list_builds(root)
+    builds = _with_engine_truth(list_builds(root))
     if as_json:
         console.print_json(json.dumps([build.as_dict() for build in builds]))
         return

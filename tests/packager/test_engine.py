@@ -134,6 +134,27 @@ def test_cache_level_keeps_the_runtime_layers(built: tuple[Path, Path]) -> None:
     assert listed.count('"image_id": "sha256:') == 1
 
 
+def test_a_rebuild_removes_the_image_it_replaces_and_list_tells_the_truth(
+        built: tuple[Path, Path]) -> None:
+    import docker.errors
+    from pesto_factory.packager.engine import connect
+
+    project, workspace = built
+    client = connect()
+    before = client.images.get(IMAGE).id
+    done = run_cli("build", project, "--wheelhouse", "--base-image", BASE, "--workspace",
+                   workspace, "-c", "C3")
+    assert done.returncode == 0, done.stderr
+    after = client.images.get(IMAGE).id
+    assert after != before
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get(before)  # no dangling image left by the rebuild
+    # a later --no-image run rewrites the workspace; the image is still there and listed so
+    assert run_cli("build", project, "--no-image", "--workspace", workspace).returncode == 0
+    [listed] = json.loads(run_cli("list", "--workspace", workspace, "--json").stdout)
+    assert listed["image_id"] == after
+
+
 def test_failed_build_exits_with_the_engine_message(tmp_path: Path) -> None:
     project = copy_project(NDVI, tmp_path / "ndvi")
     done = run_cli("build", project, "--base-image", "localhost/pesto-missing-base:none",
