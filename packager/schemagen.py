@@ -56,7 +56,7 @@ class GeneratedSchemas:
 @dataclass(frozen=True)
 class SchemaFile:
     path: Path
-    status: str  # "written", "unchanged" or "changed" (not written: needs --force)
+    status: str  # "written", "unchanged" or "edited" (edited by hand: kept unless --force)
 
 
 def _load_module(project_root: Path, algorithm_dir: Path) -> Any:
@@ -138,27 +138,51 @@ def dumps(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
+#: What schemagen last wrote, per schema file (sha256 of the text), beside the schemas: a file
+#: that still matches is schemagen's own and is regenerated; one that does not was edited.
+RECORD = ".schemagen.json"
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def write_schemas(project_root: Path, generated: GeneratedSchemas, *,
                   force: bool = False) -> list[SchemaFile]:
-    """Write pesto/api/{input,output}_schema.json; a file edited since is kept unless `force`."""
-    from pesto_factory.packager.fileutil import write_text_atomic
+    """Write pesto/api/{input,output}_schema.json.
+
+    A file schemagen wrote itself is overwritten when the models change; a file edited by hand
+    since (or never written by schemagen) is kept unless `force`, and reported as "edited".
+    """
+    from pesto_factory.packager.fileutil import write_json_atomic, write_text_atomic
 
     api = Path(project_root) / "pesto" / "api"
+    record_path = api / RECORD
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
     results = []
     for stem, schema in (("input_schema", generated.input), ("output_schema", generated.output)):
         path = api / f"{stem}.json"
         text = dumps(schema)
         if path.exists():
+            current = path.read_text(encoding="utf-8")
             try:
-                same = json.loads(path.read_text(encoding="utf-8")) == schema
+                same = json.loads(current) == schema
             except ValueError:
                 same = False
             if same:
+                record[path.name] = _digest(current)
                 results.append(SchemaFile(path, "unchanged"))
                 continue
-            if not force:
-                results.append(SchemaFile(path, "changed"))
+            if record.get(path.name) != _digest(current) and not force:
+                results.append(SchemaFile(path, "edited"))
                 continue
         write_text_atomic(path, text)
+        record[path.name] = _digest(text)
         results.append(SchemaFile(path, "written"))
+    write_json_atomic(record_path, dict(sorted(record.items())))
     return results

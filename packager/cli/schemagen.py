@@ -16,7 +16,7 @@ HELP = ("Generate pesto/api/input_schema.json and output_schema.json from the In
 def command(
     project: Annotated[Path, typer.Argument(help="The service project folder.")] = Path("."),
     force: Annotated[bool, typer.Option("--force", "-f",
-                                        help="Overwrite schema files that differ.")] = False,
+                                        help="Overwrite schema files edited by hand too.")] = False,
 ) -> None:
     from pesto_factory.packager.schemagen import generate_schemas, write_schemas
     from pesto_factory.runtime.configfiles import read_json
@@ -29,9 +29,10 @@ def command(
     results = write_schemas(root, generated, force=force)
     for result in results:
         err_console.print(f"{result.status:>9}  {result.path}", highlight=False)
-    changed = [r for r in results if r.status == "changed"]
-    if changed:
+    edited = [r for r in results if r.status == "edited"]
+    if edited:
         raise CommandFailed(
-            f"{len(changed)} schema file(s) differ from the models and were kept: "
-            + ", ".join(str(r.path) for r in changed),
-            hint="run again with --force to overwrite them")
+            f"{len(edited)} schema file(s) were edited by hand since schemagen wrote them and "
+            "were kept: " + ", ".join(str(r.path) for r in edited),
+            hint="move your edits into algorithm/input_output.py, or run again with --force to "
+                 "overwrite them")

@@ -85,12 +85,34 @@ def test_schemagen_refuses_to_overwrite_edited_files(ndvi: Path) -> None:
     before = path.read_text()  # the example's hand-written schema differs (additionalProperties)
     done = run_cli("schemagen", ndvi)
     assert done.returncode == 1
-    assert "differ from the models" in done.stderr and "--force" in done.stderr
+    assert "were edited by hand since schemagen wrote them" in done.stderr
+    assert "input_schema.json" in done.stderr and "--force" in done.stderr
     assert path.read_text() == before
     assert run_cli("schemagen", ndvi, "--force").returncode == 0
     assert json.loads(path.read_text())["properties"]["image"]["$ref"] == "#/definitions/Image"
     again = run_cli("schemagen", ndvi)
     assert again.returncode == 0 and "unchanged" in again.stderr
+
+
+def test_schemagen_regenerates_its_own_files_after_a_model_edit(tmp_path: Path) -> None:
+    """The walkthrough's loop: init, edit the models, schemagen again: no --force needed."""
+    assert run_cli("init", tmp_path / "svc").returncode == 0
+    root = tmp_path / "svc"
+    models = root / "algorithm" / "input_output.py"
+    models.write_text(MODELS)
+    done = run_cli("schemagen", root)
+    assert done.returncode == 0, done.stderr
+    assert "written" in done.stderr
+    schema = json.loads((root / "pesto" / "api" / "input_schema.json").read_text())
+    assert sorted(schema["required"]) == ["legacy", "scene", "tiles"]
+    # a hand edit of a generated file is then protected, and named
+    path = root / "pesto" / "api" / "output_schema.json"
+    path.write_text(path.read_text().replace('"objects found"', '"objects seen"'))
+    models.write_text(MODELS.replace("objects found", "objects counted"))
+    refused = run_cli("schemagen", root)
+    assert refused.returncode == 1 and "output_schema.json" in refused.stderr
+    assert "input_schema.json" not in refused.stderr.split("kept:")[1]
+    assert '"objects seen"' in path.read_text()
 
 
 def test_schemagen_reports_a_broken_module(ndvi: Path) -> None:
