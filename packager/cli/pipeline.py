@@ -85,7 +85,7 @@ def check(spec: SpecArgument, profile: ProfileOption = None) -> None:
 
 @app.command("emit", help="Write a chain's Conductor task definitions and workflow "
              "(taskdefs.json, NAME.workflow.json) and its Airflow operators and DAG "
-             "(NAME_operators.py, NAME.py) in one call (docs/pipelines.md).")
+             "(NAME_operators.py, NAME.py) in one call (docs/packager.md).")
 def emit(
     spec: SpecArgument,
     out: Annotated[Path, typer.Option(
