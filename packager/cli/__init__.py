@@ -35,7 +35,8 @@ app = typer.Typer(
     " Set PESTO_DEBUG=1 to see tracebacks of unexpected errors.")
 
 for _module in (init, schemagen, build, test, run, serve, list_):
-    app.command(name=_module.NAME, cls=ProfileCommand, help=_module.HELP)(_module.command)
+    app.command(name=_module.NAME, cls=getattr(_module, "COMMAND_CLASS", ProfileCommand),
+                help=_module.HELP)(_module.command)
 app.add_typer(pipeline.app, name=pipeline.NAME, help=pipeline.HELP)
 app.add_typer(emit.app, name=emit.NAME, help=emit.HELP)
 app.add_typer(deploy.app, name=deploy.NAME, help=deploy.HELP)

@@ -4,16 +4,43 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from pesto_factory.packager.cli._common import Profiles, err_console, load_project
+from pesto_factory.packager.cli._common import (
+    ProfileCommand,
+    Profiles,
+    err_console,
+    load_project,
+)
 from pesto_factory.packager.dockerfile import CacheLevel
 
 NAME = "build"
 HELP = ("Validate the project, write its build workspace (service.json, merged configs, "
         "version.json, Dockerfile) and build the service image through the Docker Engine API "
-        "at DOCKER_HOST.")
+        "at DOCKER_HOST; with --emit-workflows, also the service's Conductor and Airflow files.")
+
+#: `--emit-workflows` given without a folder: the build workspace's workflows/.
+_BESIDE_THE_IMAGE = "<workspace>/workflows"
+_EMIT = "--emit-workflows"
+
+
+class BuildCommand(ProfileCommand):
+    """`build`, whose --emit-workflows takes an optional folder: the next word is the folder
+    unless there is none or it is an option (Typer has no optional option values)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        args = list(args)
+        for index, arg in enumerate(args):
+            if arg == "--":
+                break
+            following = args[index + 1] if index + 1 < len(args) else None
+            if arg == _EMIT and (following is None or following.startswith("-")):
+                args[index] = f"{_EMIT}={_BESIDE_THE_IMAGE}"
+        return super().parse_args(ctx, args)
+
+
+COMMAND_CLASS = BuildCommand
 
 
 def command(
@@ -38,6 +65,12 @@ def command(
         help="Build workspace (default ~/.pesto/workspace)")] = None,
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Show every line of the engine's build output.")] = False,
+    emit_workflows: Annotated[str | None, typer.Option(
+        _EMIT, show_default=False, metavar="[DIR]",
+        help="Also write the service's Conductor TaskDef, its Airflow operator module, and a "
+             "one-step example DAG and workflow calling it, into DIR (default: the build "
+             "workspace's workflows/). Give DIR as --emit-workflows=DIR, or after PROJECT.")
+    ] = None,
 ) -> None:
     from pesto_factory.packager.engine import connect, describe_host
     from pesto_factory.packager.workspace import BuildOptions, prepare_workspace
@@ -52,11 +85,26 @@ def command(
         built = prepare_workspace(loaded, options)
     err_console.print(f"workspace  {built.path}  ({time.monotonic() - started:.1f} s)",
                       highlight=False)
+    if emit_workflows is not None:
+        folder = (built.path / "workflows" if emit_workflows == _BESIDE_THE_IMAGE
+                  else Path(emit_workflows))
+        _emit_workflows(loaded, folder)
     if no_image:
         err_console.print(f"image      {built.image} not built (--no-image)", highlight=False)
         return
     err_console.print(f"engine     {describe_host()}", highlight=False)
     _build_image(client, built, verbose=verbose)
+
+
+def _emit_workflows(loaded, folder: Path) -> None:  # loaded: ServiceProject
+    from pesto_factory.packager.workflows import service_pipeline, write_workflows
+
+    describe = loaded.describe()
+    pipeline = service_pipeline(describe, loaded.root, loaded.profiles)
+    written = write_workflows(pipeline, {pipeline.steps[0].service: describe}, folder,
+                              source=f"the project {loaded.root.name}")
+    names = "  ".join(path.name for path in written)
+    err_console.print(f"workflows  {folder}: {names}", highlight=False, soft_wrap=True)
 
 
 def _build_image(client, built, *, verbose: bool) -> None:  # built: BuildWorkspace

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from pesto_factory.packager.cli._common import console
 from pesto_factory.packager.cli.pipeline import (
+    DescribeOption,
     OptionError,
     ProfileOption,
     SpecArgument,
@@ -22,7 +23,7 @@ from pesto_factory.packager.cli.pipeline import (
     parse_service_profiles,
 )
 
-__all__ = ["NAME", "HELP", "command"]
+__all__ = ["NAME", "HELP", "command", "describes_for"]
 
 NAME = "airflow"
 HELP = ("Generate Airflow operators (one per service) and the DAG of a pipeline spec "
@@ -54,28 +55,32 @@ def _describes(pipeline: Any, profiles: dict[str, list[str]],
     return describes
 
 
-def command(
-    spec: SpecArgument,
-    out: Annotated[Path, typer.Option(
-        "--out", "-o", envvar="PESTO_AIRFLOW_DAGS",
-        help="Folder for the DAG and operators modules (PESTO_AIRFLOW_DAGS).")] = Path("dags"),
-    profile: ProfileOption = None,
-    describe: Annotated[list[str] | None, typer.Option(
-        "--describe", show_default=False,
-        help="SERVICE=FILE: the service's describe document (JSON) instead of building or "
-             "asking it (repeatable).")] = None,
-) -> None:
-    from pesto_factory.adapters.airflow.generate import emit
-    from pesto_factory.adapters.pipeline import check_types, load_pipeline
-
-    pipeline = load_pipeline(spec)
+def describes_for(pipeline: Any, spec: Path, profile: list[str] | None,
+                  describe: list[str] | None) -> dict[str, dict[str, Any]]:
+    """The describe documents of a spec's services, per the `--profile` and `--describe`
+    options (each naming a service of the spec)."""
     profiles = parse_service_profiles(profile)
     files = parse_pairs("--describe", describe)
     for option, names in (("--profile", profiles), ("--describe", files)):
         unknown = [name for name in names if name not in pipeline.services]
         if unknown:
             raise OptionError(f"{option} {unknown[0]}: no such service in {spec}")
-    describes = _describes(pipeline, profiles, files)
+    return _describes(pipeline, profiles, files)
+
+
+def command(
+    spec: SpecArgument,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", envvar="PESTO_AIRFLOW_DAGS",
+        help="Folder for the DAG and operators modules (PESTO_AIRFLOW_DAGS).")] = Path("dags"),
+    profile: ProfileOption = None,
+    describe: DescribeOption = None,
+) -> None:
+    from pesto_factory.adapters.airflow.generate import emit
+    from pesto_factory.adapters.pipeline import check_types, load_pipeline
+
+    pipeline = load_pipeline(spec)
+    describes = describes_for(pipeline, spec, profile, describe)
     check_types(pipeline, describes)
     written = emit(pipeline, describes, out)
     console.print(f"{spec}: wrote {written.dag} and {written.operators}", highlight=False,

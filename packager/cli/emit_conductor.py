@@ -23,7 +23,8 @@ from pesto_factory.packager.cli.pipeline import (
     parse_service_profiles,
 )
 
-__all__ = ["NAME", "HELP", "command", "describes_of", "write_conductor_files"]
+__all__ = ["NAME", "HELP", "command", "describes_of", "write_conductor",
+           "write_conductor_files"]
 
 NAME = "conductor"
 HELP = ("Write Conductor task definitions (taskdefs.json) and the workflow "
@@ -56,15 +57,11 @@ def _write_json(path: Path, value: Any) -> None:
         partial.unlink(missing_ok=True)
 
 
-def write_conductor_files(spec: Path, out: Path, *,
-                          profiles: Mapping[str, list[str]] | None = None) -> list[Path]:
-    """Generate and write `taskdefs.json` and `NAME.workflow.json` into `out`."""
+def write_conductor(pipeline: Any, describes: Mapping[str, Mapping[str, Any]],
+                    out: Path) -> list[Path]:
+    """Write `taskdefs.json` and `NAME.workflow.json` of a checked pipeline into `out`."""
     from pesto_factory.adapters.conductor import generate_task_defs, generate_workflow
-    from pesto_factory.adapters.pipeline import check_types, load_pipeline
 
-    pipeline = load_pipeline(spec)
-    describes = describes_of(pipeline, profiles or {})
-    check_types(pipeline, describes)
     task_defs = generate_task_defs(describes)
     workflow = generate_workflow(pipeline, describes)
     out.mkdir(parents=True, exist_ok=True)
@@ -72,6 +69,17 @@ def write_conductor_files(spec: Path, out: Path, *,
     _write_json(paths[0], task_defs)
     _write_json(paths[1], workflow)
     return paths
+
+
+def write_conductor_files(spec: Path, out: Path, *,
+                          profiles: Mapping[str, list[str]] | None = None) -> list[Path]:
+    """Generate and write `taskdefs.json` and `NAME.workflow.json` into `out`."""
+    from pesto_factory.adapters.pipeline import check_types, load_pipeline
+
+    pipeline = load_pipeline(spec)
+    describes = describes_of(pipeline, profiles or {})
+    check_types(pipeline, describes)
+    return write_conductor(pipeline, describes, out)
 
 
 def command(

@@ -15,8 +15,8 @@ from pesto_factory.schemas.errors import PestoError
 __all__ = ["app", "NAME", "HELP"]
 
 NAME = "pipeline"
-HELP = ("Chain services with a pipeline spec (YAML, docs/pipelines.md): check it, or run it "
-        "on this machine.")
+HELP = ("Chain services with a pipeline spec (YAML, docs/pipelines.md): check it, run it "
+        "on this machine, or emit its Conductor and Airflow files.")
 
 app = typer.Typer(name=NAME, help=HELP, no_args_is_help=True, add_completion=False)
 
@@ -51,6 +51,10 @@ SpecArgument = Annotated[Path, typer.Argument(help="Pipeline spec (YAML).", show
 ProfileOption = Annotated[list[str] | None, typer.Option(
     "--profile", "-p", show_default=False,
     help="SERVICE=PROFILE[,PROFILE]: profiles of a service, replacing the spec's (repeatable).")]
+DescribeOption = Annotated[list[str] | None, typer.Option(
+    "--describe", show_default=False,
+    help="SERVICE=FILE: the service's describe document (JSON) instead of building or "
+         "asking it (repeatable).")]
 
 
 @app.command("check", help="Check a spec: schema, references, cycles, and the types against "
@@ -77,6 +81,35 @@ def check(spec: SpecArgument, profile: ProfileOption = None) -> None:
     console.print(f"{spec}: ok: {pipeline.name}: {flow}", highlight=False, markup=False,
                   soft_wrap=True)
     console.print(f"types checked against: {checked}", highlight=False, soft_wrap=True)
+
+
+@app.command("emit", help="Write a chain's Conductor task definitions and workflow "
+             "(taskdefs.json, NAME.workflow.json) and its Airflow operators and DAG "
+             "(NAME_operators.py, NAME.py) in one call (docs/packager.md).")
+def emit(
+    spec: SpecArgument,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Folder for all four files.")] = Path("."),
+    conductor_out: Annotated[Path | None, typer.Option(
+        "--conductor-out", show_default=False,
+        help="Folder for the Conductor files instead of --out (the repository: workflows).")
+    ] = None,
+    airflow_out: Annotated[Path | None, typer.Option(
+        "--airflow-out", show_default=False,
+        help="Folder for the Airflow files instead of --out (the repository: dags).")] = None,
+    profile: ProfileOption = None,
+    describe: DescribeOption = None,
+) -> None:
+    from pesto_factory.adapters.pipeline import load_pipeline
+    from pesto_factory.packager.cli.emit_airflow import describes_for
+    from pesto_factory.packager.workflows import write_workflows
+
+    pipeline = load_pipeline(spec)
+    describes = describes_for(pipeline, spec, profile, describe)
+    written = write_workflows(pipeline, describes, conductor_out or out,
+                              airflow_out=airflow_out or out)
+    for path in written:
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
 
 
 @app.command("run", help="Run a pipeline on this machine: its project services start on "

@@ -19,7 +19,7 @@ NDVI = REPO / "examples" / "ndvi"
 
 def run_cli(*args: object, env: dict[str, str] | None = None,
             timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """`python -m packager ARGS` with wide, colourless output (what a user's terminal shows)."""
+    """`python -m pesto_factory.packager ARGS` with wide, colourless output (what a user's terminal shows)."""
     environment = {key: value for key, value in os.environ.items() if key != "PESTO_PROFILES"}
     environment.update({"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb", **(env or {})})
     return subprocess.run([sys.executable, "-m", "pesto_factory.packager", *map(str, args)],

@@ -89,6 +89,33 @@ def test_image_serves_health_describe_and_process(built: tuple[Path, Path]) -> N
         assert compare_outputs(case.expected, by_bytes.json(), Tolerance()) == []
 
 
+#: Run inside the image: what of the project and which distributions its Python has.
+_LIST_SITE_PACKAGES = """
+import importlib.metadata, importlib.util, json, pathlib
+import pesto_factory.runtime
+root = pathlib.Path(pesto_factory.runtime.__file__).parent.parent
+print(json.dumps({"pesto_factory": sorted(p.name for p in root.iterdir()),
+                  "dists": sorted(d.metadata["Name"].lower() for d in importlib.metadata.distributions()),
+                  "app": importlib.util.find_spec("pesto_factory.runtime.api.app") is not None}))
+"""
+
+
+def test_image_has_the_runtime_only(built: tuple[Path, Path]) -> None:
+    """A service image gets pesto_factory.runtime and .schemas, never the packager, the
+    adapters or their dependencies (typer, docker, Airflow, Conductor)."""
+    from pesto_factory.packager.engine import connect
+
+    output = connect().containers.run(
+        IMAGE, entrypoint=["python3", "-c", _LIST_SITE_PACKAGES], network_mode="host",
+        remove=True, stdout=True, stderr=True)
+    listed = json.loads(output.decode().strip().splitlines()[-1])
+    assert listed["app"]
+    assert sorted(set(listed["pesto_factory"]) - {"__pycache__"}) == ["runtime", "schemas"]
+    for name in ("typer", "docker", "apache-airflow", "apache-airflow-core", "conductor-python"):
+        assert name not in listed["dists"], f"{name} is installed in {IMAGE}"
+    assert {"fastapi", "rasterio", "numpy", "pesto-factory"} <= set(listed["dists"])
+
+
 def test_packager_test_image_passes(built: tuple[Path, Path]) -> None:
     project, _ = built
     done = run_cli("test", project, "--image")
