@@ -17,6 +17,8 @@ from pesto_factory.adapters.kubernetes.generate import (
     generate_manifests,
     resource_name,
 )
+from pesto_factory.adapters.kubernetes.local import LocalDeployment, host_network_overlay
 
 __all__ = ["CONFIG_MAP", "KUBERNETES_VERSION", "SECRET", "DeploySettings", "KubernetesService",
-           "ManifestError", "dump_manifest", "generate_manifests", "resource_name"]
+           "ManifestError", "dump_manifest", "generate_manifests", "resource_name", "LocalDeployment",
+           "host_network_overlay"]

@@ -18,6 +18,7 @@ from pesto_factory.adapters.kubernetes import (
     KubernetesService,
     dump_manifest,
     generate_manifests,
+    host_network_overlay,
     resource_name,
 )
 from pesto_factory.packager.cli._common import Profiles, console, load_project
@@ -100,6 +101,11 @@ def k8s(
     config: Annotated[list[str] | None, typer.Option(
         "--config", help="KEY=VALUE added to the object-store ConfigMap (AWS_S3_ENDPOINT=..., "
         "AWS_REGION=...); credentials go into the Secret, never here.")] = None,
+    host_network_port: Annotated[int | None, typer.Option(
+        "--host-network-port", show_default=False,
+        help="Also write local/podman-play.yaml: one host-network pod per replica on ports "
+             "from this one, bound to 127.0.0.1, for `podman kube play` on one host; "
+             "local/urls.json lists each service's replica URLs.")] = None,
     profile: Profiles = None,
 ) -> None:
     object_store = _key_values(config, "--config")
@@ -117,9 +123,16 @@ def k8s(
                 for s in services]
     files = generate_manifests(services, settings)
     _check_replaceable(out)
+    local = host_network_overlay(files, base_port=host_network_port) \
+        if host_network_port is not None else None
     with staged_dir(out) as staging:
         for name, manifest in files.items():
             (staging / name).write_text(dump_manifest(manifest), encoding="utf-8")
+        if local is not None:
+            (staging / "local").mkdir()
+            (staging / "local" / "podman-play.yaml").write_text(local.yaml, encoding="utf-8")
+            (staging / "local" / "urls.json").write_text(
+                json.dumps(local.urls, indent=2) + "\n", encoding="utf-8")
     for service in services:
         console.print(f"{resource_name(service.describe)}: {service.image}")
     console.print(f"wrote {len(files)} manifests to {out}")
