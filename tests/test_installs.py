@@ -20,7 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+
+from tests.conftest import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -179,10 +182,38 @@ def test_base_generates_the_committed_workflows_and_dags(venv, tmp_path: Path) -
         assert (tmp_path / name).read_text() == (REPO / "dags" / name).read_text(), name
 
 
-def test_runtime_serves_without_the_packager_or_the_orchestrators(venv) -> None:
-    report = probe(venv("runtime"), "pesto_factory.runtime.api.app", "pesto_factory.runtime.cli")
+def test_runtime_serves_without_the_packager_or_the_orchestrators(venv, tmp_path: Path) -> None:
+    runtime = venv("runtime")
+    report = probe(runtime, "pesto_factory.runtime.api.app", "pesto_factory.runtime.cli")
     assert report["errors"] == {}
     assert report["installed"] == ["fastapi", "numpy", "rasterio", "uvicorn"]
+    # The installed `pesto-runtime` serves the ndvi example: its describe document is the one
+    # the checkout builds.
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env["PESTO_STATE_DIR"] = str(tmp_path / "state")
+    log = tmp_path / "serve.log"
+    ndvi = REPO / "examples" / "ndvi"
+    with log.open("wb") as out:
+        server = subprocess.Popen([str(runtime / "bin" / "pesto-runtime"), "serve", str(ndvi),
+                                   "--port", str(port)], env=env, cwd=tmp_path, stdout=out,
+                                  stderr=subprocess.STDOUT)
+    try:
+        def healthy() -> bool:
+            assert server.poll() is None, log.read_text(errors="replace")
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(healthy, timeout=60, what="the installed pesto-runtime's health")
+        describe = httpx.get(f"http://127.0.0.1:{port}/api/v1/describe").json()
+        describe.pop("_links", None)
+        expected = json.loads((ndvi / "pesto" / "tests" / "expected_describe.json").read_text())
+        assert describe == expected
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_packager_has_its_cli_and_the_runtime_but_no_orchestrator(venv) -> None:
