@@ -10,15 +10,13 @@ mask in the cloud-detection class codes (0 clear, 1 cloud, 2 cloud shadow, 255 n
   cumulus clouds with soft edges and their shadows offset from them) in UTM zone 31N, with the
   true mask returned. The same seed gives the same pixels.
 
-Files are written to a temporary name and renamed on success, so a failed call leaves nothing.
+Files are written by the runtime's one GeoTIFF writer (temporary name renamed on success).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import tempfile
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,42 +76,13 @@ class SyntheticScene:
 def write_cog(path: Path, data: np.ndarray, *, crs: Any = None, transform: Any = None,
               nodata: float | None = None, band_names: Sequence[str] = (),
               resampling: str = "average", tags: dict[str, str] | None = None) -> Path:
-    """Write a (bands, rows, cols) array as a COG atomically; `resampling` is for overviews."""
-    from rasterio.errors import NotGeoreferencedWarning
-    from rasterio.io import MemoryFile
-    from rasterio.shutil import copy as gdal_copy
+    """Write a (bands, rows, cols) array as a COG with overviews (`resampling`), atomically:
+    the runtime's one writer with the sample layout (256 px blocks, as GDAL's COG default)."""
+    from pesto_factory.runtime.imageio.writing import write_geotiff
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    profile = {"driver": "GTiff", "count": data.shape[0], "height": data.shape[1],
-               "width": data.shape[2], "dtype": data.dtype.name, "nodata": nodata}
-    if crs is not None:
-        profile["crs"] = crs
-    if transform is not None:
-        profile["transform"] = transform
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.tif", dir=path.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings(), MemoryFile() as memory:
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with memory.open(**profile) as dataset:
-                dataset.write(data)
-                for index, name in enumerate(band_names, start=1):
-                    dataset.set_band_description(index, name)
-                if tags:
-                    dataset.update_tags(**tags)
-            with memory.open() as source:
-                # ZSTD-1 as the runtime's outputs: as small as DEFLATE, several times faster;
-                # the horizontal predictor pays for integers only.
-                gdal_copy(source, tmp, driver="COG", COMPRESS="ZSTD", LEVEL=1,
-                          PREDICTOR="2" if data.dtype.kind in "iu" else "NO",
-                          BLOCKSIZE=256, RESAMPLING=resampling.upper())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    log.debug("wrote COG %s %s %s", path, data.shape, data.dtype)
-    return path
+    return write_geotiff(path, data, crs=crs, transform=transform, nodata=nodata,
+                         overviews=True, resampling=resampling, blocksize=256,
+                         band_names=band_names, tags=tags)
 
 
 def _load_crop(npz_path: Path) -> tuple[np.ndarray, np.ndarray]:
