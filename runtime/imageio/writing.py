@@ -1,5 +1,10 @@
 """Writing images: lossless Cloud-Optimized GeoTIFFs, whole or not at all.
 
+`write_geotiff` is the project's one GeoTIFF/COG writer (codec, predictor, overviews, band
+names, tags): service outputs (`write_image`), the tiling engine's files
+(`raster.write_raster`), the sample scenes and the benchmarks' inputs all go through it, so
+the codec measurements below are applied in one place.
+
 An output image keeps its dtype (bool is stored as uint8, float16 as float32: GDAL has neither),
 its CRS, transform and nodata, bit for bit. It is written to a temporary name in the target
 folder and renamed on success, so a reader never sees a half-written file and a failure leaves
