@@ -1,9 +1,9 @@
 """Mask quality benchmark: Cohen's kappa of the cloud detectors against the real reference.
 
-    .venv/bin/python benchmarks/mask_quality.py [--npz PATH] [--synthetic-size 1024]
+    .venv/bin/python benchmarks/mask_quality.py [--synthetic-size 1024]
 
-1. The real Sentinel-2 L1C crop is written as COG files (pesto_factory.packager.samples), read back, and
-   each detector's mask is written as a COG and scored file against file (pesto_factory.packager.quality):
+1. The real Sentinel-2 L1C crop shipped in examples/data/ (examples/scenes.py) is read, and
+   each detector's mask is written as a COG and scored file against file (examples/quality.py):
    kappa cloud vs rest and clear/cloud/shadow, on the whole crop and on its two halves. The
    spectral thresholds were chosen on the top half only, so the bottom half is held out.
 2. Locality: the spectral detector tiled with `required_margin` (and with none) against the
@@ -35,13 +35,9 @@ sys.path.insert(0, str(REPO / "examples" / "cloud-detection"))
 from algorithm.bands import InputSpec  # noqa: E402
 from algorithm.cloudmask import CloudMaskParams, detect_clouds, required_margin  # noqa: E402
 from algorithm.csmask_model import CsmaskModel  # noqa: E402
-from pesto_factory.packager.quality import MaskScore, score_mask_files, score_masks  # noqa: E402
-from pesto_factory.packager.samples import (  # noqa: E402
-    default_crop_path,
-    write_cog,
-    write_sentinel2_crop,
-    write_synthetic_scene,
-)
+
+from examples.quality import MaskScore, score_mask_files, score_masks  # noqa: E402
+from examples.scenes import sentinel2_crop, write_cog, write_synthetic_scene  # noqa: E402
 
 Detect = Callable[[np.ndarray], np.ndarray]
 
@@ -72,8 +68,8 @@ def _row(name: str, score: MaskScore, seconds: float | None = None) -> str:
             f"{score.accuracy_3class:.3f} | {score.cloud_fraction_predicted:.3f} | {time_cell} |")
 
 
-def _crop_report(detectors: dict[str, Detect], npz: Path, work: Path) -> tuple[list[str], dict]:
-    files = write_sentinel2_crop(npz, work)
+def _crop_report(detectors: dict[str, Detect], work: Path) -> tuple[list[str], dict]:
+    files = sentinel2_crop()
     image, reference = _read(files.image), _read(files.mask)[0]
     half = reference.shape[0] // 2
     lines = ["| detector | kappa cloud | kappa 3-class | accuracy 3-class | cloud fraction "
@@ -127,12 +123,8 @@ def _synthetic_report(detectors: dict[str, Detect], size: int, work: Path) -> li
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--npz", type=Path, default=default_crop_path())
     parser.add_argument("--synthetic-size", type=int, default=1024)
     args = parser.parse_args(argv)
-    if not args.npz.is_file():
-        print(f"error: real crop not found: {args.npz}", file=sys.stderr)
-        return 1
     dl6 = CsmaskModel()
     dl4 = CsmaskModel(inputs=InputSpec(band_order=("blue", "green", "red", "nir")))
     detectors: dict[str, Detect] = {
@@ -142,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        crop_lines, crop = _crop_report(detectors, args.npz, work)
+        crop_lines, crop = _crop_report(detectors, work)
         print("## Real Sentinel-2 L1C crop (512 x 512, 30 m)\n")
         print("\n".join(crop_lines))
         print("\n## Tiled against whole (real crop)\n")

@@ -33,9 +33,8 @@ from pesto_factory.adapters.pipeline import (
     Pipeline,
     Ref,
     Step,
-    input_schema,
+    describe_view,
     map_refs,
-    output_schema,
 )
 from pesto_factory.schemas.errors import PestoError
 
@@ -88,7 +87,8 @@ def task_name(describe: Mapping[str, Any]) -> str:
 
 
 def _properties(describe: Mapping[str, Any], key: str) -> dict[str, Any]:
-    schema = (input_schema if key == "input" else output_schema)(describe)
+    view = describe_view(describe)
+    schema = view.input_schema if key == "input" else view.output_schema
     if not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping):
         raise GenerationError(f"describe document of {describe.get('name')!r}: "
                               f"'{key}' has no schema properties")

@@ -33,7 +33,13 @@ from pesto_factory.adapters.local.summary import (
     publish_outputs,
     write_summary,
 )
-from pesto_factory.adapters.pipeline import Pipeline, Step, bind_inputs, check_types
+from pesto_factory.adapters.pipeline import (
+    Pipeline,
+    Step,
+    bind_inputs,
+    check_types,
+    collect_describes,
+)
 from pesto_factory.schemas.errors import PestoError
 
 __all__ = ["RunFailed", "cpu_count", "run_pipeline"]
@@ -96,8 +102,9 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, output_dir: P
                                            process_timeout=process_timeout)
                        for name, url in urls.items()}
             try:
-                check_types(pipeline, {name: client.describe()
-                                       for name, client in clients.items()})
+                check_types(pipeline, collect_describes(
+                    pipeline.services, urls=urls,
+                    tokens={name: token for name in service_urls if token}))
                 engine = PipelineEngine(pipeline, _caller(clients), parallel=parallel,
                                         observer=observer)
                 outputs = engine.run(bound)

@@ -32,20 +32,13 @@ HELP = ("Write Conductor task definitions (taskdefs.json) and the workflow "
 
 
 def describes_of(pipeline: Any, profiles: Mapping[str, list[str]]) -> dict[str, dict]:
-    """The describe documents of the spec's project services (others cannot be generated)."""
-    from pesto_factory.runtime.project import ServiceProject
+    """The describe documents of the spec's services (`pipeline.describes_for`)."""
+    from pesto_factory.packager.cli.pipeline import describes_for
 
     unknown = [name for name in profiles if name not in pipeline.services]
     if unknown:
         raise OptionError(f"--profile {unknown[0]}: no such service in the spec")
-    describes = {}
-    for name, ref in pipeline.services.items():
-        if ref.project is None:
-            raise OptionError(f"service {name!r} is a {ref.kind} service: the Conductor "
-                              "generator needs a project folder to read its describe document")
-        chosen = tuple(profiles.get(name, ref.profiles))
-        describes[name] = ServiceProject.load(ref.project, chosen).describe()
-    return describes
+    return describes_for(pipeline, profiles=profiles)
 
 
 def _write_json(path: Path, value: Any) -> None:

@@ -53,8 +53,10 @@ def command(
         envvar="PESTO_TEST_TIMEOUT",
         help="Seconds to wait for start-up and for the result ")] = 300.0,
 ) -> None:
+    from pesto_factory.adapters.client import ServiceClient
+    from pesto_factory.adapters.local import local_service
     from pesto_factory.packager.results import summarise, write_result_dir
-    from pesto_factory.packager.services import container_service, describe, local_service, process
+    from pesto_factory.packager.services import container_service
 
     inputs = _payload(payload)
     if Path(target).is_dir() or Path(target).is_file():
@@ -66,9 +68,10 @@ def command(
             running = local_service(loaded.root, loaded.profiles, timeout=timeout)
     else:
         running = container_service(target, gpu=_image_wants_gpu(target), timeout=timeout)
-    with err_console.status("starting the service"), running as url:
-        document = describe(url)
-        result = process(url, inputs, timeout=timeout)
+    with err_console.status("starting the service"), running as service, \
+            ServiceClient(service.url, process_timeout=timeout) as client:
+        document = client.describe()
+        result = client.process(inputs, inline=True)
     if output is not None:
         write_result_dir(result, document, output)
         err_console.print(f"result written to {output}", highlight=False)

@@ -86,9 +86,6 @@ def _placement(tile: GeoImage) -> tuple[dict[str, int], tuple[int, int]]:
     A tile given as a raw image (not an ImageRef) is a whole scene of its own.
     """
     if isinstance(tile, RefImage) and tile.window is not None:
-        w = tile.window
-        window = {"col_off": int(w.col_off), "row_off": int(w.row_off),
-                  "width": int(w.width), "height": int(w.height)}
-        return window, tile.raster_shape
+        return tile.window.as_dict(), tile.raster_shape
     rows, cols = tile.shape[1:]
     return {"col_off": 0, "row_off": 0, "width": cols, "height": rows}, (rows, cols)

@@ -26,13 +26,10 @@ pytestmark = [pytest.mark.slow,
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     """The crop and the three example services, all reading under one root folder."""
-    from pesto_factory.packager.samples import default_crop_path, write_sentinel2_crop
+    from examples.scenes import copy_sentinel2_crop
 
-    source = default_crop_path()
-    if not source.is_file():
-        pytest.skip(f"real Sentinel-2 crop not found at {source} (set PESTO_SENTINEL2_CROP)")
     root = tmp_path_factory.mktemp("conductor-chain")
-    crop = write_sentinel2_crop(source, root / "inputs").image
+    crop = copy_sentinel2_crop(root / "inputs").image
     started = {}
     try:
         for name, workers in (("tiling", 1), ("cloud-detection", 2), ("merge", 1)):
