@@ -1,0 +1,40 @@
+"""What every OGC route needs, built once per app: the service, its process, the callbacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from pesto_factory.runtime.api.deps import Service, base_url
+from pesto_factory.runtime.api.ogc.callbacks import Callbacks
+from pesto_factory.runtime.api.ogc.description import ProcessInfo
+from pesto_factory.runtime.api.ogc.problems import NoSuchProcess
+from pesto_factory.runtime.service import ProcessingService
+
+__all__ = ["Ogc", "OgcContext"]
+
+
+@dataclass(frozen=True)
+class OgcContext:
+    service: ProcessingService
+    process: ProcessInfo
+    callbacks: Callbacks
+    base: str  # the service's base URL: the OGC API's root
+
+    def check_process(self, process_id: str) -> None:
+        if process_id != self.process.id:
+            raise NoSuchProcess(f"no process {process_id!r}",
+                                hint=f"this service runs the process {self.process.id!r}")
+
+
+async def get_context(request: Request, service: Service) -> OgcContext:
+    state = request.app.state
+    if getattr(state, "ogc_process", None) is None:
+        state.ogc_process = ProcessInfo(service.describe)
+        state.ogc_callbacks = Callbacks(service.policy)
+    return OgcContext(service, state.ogc_process, state.ogc_callbacks,
+                      base_url(request, service))
+
+
+Ogc = Annotated[OgcContext, Depends(get_context)]
