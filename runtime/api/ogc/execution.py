@@ -111,7 +111,10 @@ def _one(field_: str, value: Any, kind: str | None) -> Any:
             return {"href": href}
         raise BadRequest(f"input {field_!r}: only image inputs can be passed by reference",
                          hint="pass the value inline, or as a qualified value {\"value\": ...}")
-    return value  # an object value given as it is (an ImageRef with a window, ...)
+    if "href" in keys and kind in ("ImageRef", EITHER):
+        # an ImageRef answered as a link (window, margin beside href): back to an ImageRef
+        return {key: item for key, item in value.items() if key == "href" or key not in _LINK}
+    return value  # an object value given as it is
 
 
 def _outputs(outputs: Any, process: ProcessInfo) -> tuple[tuple[str, ...], dict[str, str]]:

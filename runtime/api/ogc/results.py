@@ -26,11 +26,13 @@ from pesto_factory.runtime.api.ogc.description import ImageOutput, ProcessInfo
 from pesto_factory.runtime.api.ogc.execution import ExecuteRequest
 from pesto_factory.runtime.api.views import ImageFileResponse
 from pesto_factory.runtime.errors import AlgorithmFailed, BadRequest, NotFound
+from pesto_factory.runtime.imageio.writing import GEOTIFF_MEDIA_TYPE
 from pesto_factory.runtime.jobs.models import ResultFile
 
 __all__ = ["raw_response", "results_document"]
 
 _JSON = "application/json"
+_GEOTIFF = "image/tiff; application=geotiff"
 
 
 def results_document(outputs: Any, process: ProcessInfo, *,
@@ -54,7 +56,8 @@ def _document_value(value: Any, image: ImageOutput | None) -> Any:
 
 def _image_value(value: Any, media_type: str) -> Any:
     if isinstance(value, dict) and isinstance(value.get("href"), str):
-        return {**value, "type": media_type}  # an ImageRef: a link with its window, ...
+        # an ImageRef: a link with its window, ...; it may name any GeoTIFF (a tile's scene)
+        return {**value, "type": _GEOTIFF if media_type == GEOTIFF_MEDIA_TYPE else media_type}
     if not isinstance(value, str):
         return value
     if "://" in value[:16]:  # a URI (the worker wrote the file): by reference
