@@ -7,6 +7,7 @@ The ndvi example (one image in, an image and a number out) and the misbehaving t
 from __future__ import annotations
 
 import base64
+import json
 from urllib.parse import unquote, urlparse
 
 import numpy as np
@@ -15,7 +16,7 @@ import rasterio
 
 from tests.conftest import wait_until
 from tests.ogc.conftest import ogc_client
-from tests.ogc.schemacheck import check
+from tests.ogc.schemacheck import SCHEMAS, check
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +37,16 @@ def _problem(response, status: int, kind: str | None = None) -> dict:
     if kind:
         assert body["type"] == kind
     return body
+
+
+def _check_openapi(document: dict) -> None:
+    """A valid OpenAPI 3.0 document (openapi-spec-validator), its references to the official
+    schemas resolved to the local copies."""
+    from openapi_spec_validator import validate
+    from pesto_factory.runtime.api.ogc.openapi import OGC_SCHEMAS
+
+    local = SCHEMAS.resolve().as_uri()
+    validate(json.loads(json.dumps(document).replace(OGC_SCHEMAS, local)), base_uri=f"{local}/")
 
 
 def _finished(http, job_id: str) -> dict:
@@ -60,6 +71,7 @@ def test_landing_conformance_and_api_definition(ndvi):
         assert api.headers["content-type"].startswith("application/vnd.oai.openapi+json")
         document = api.json()
         assert document["openapi"].startswith("3.0")
+        _check_openapi(document)
         assert {"/", "/conformance", "/api", "/processes", "/processes/{processId}",
                 "/processes/{processId}/execution", "/jobs", "/jobs/{jobId}",
                 "/jobs/{jobId}/results"} <= set(document["paths"])

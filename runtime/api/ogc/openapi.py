@@ -12,16 +12,16 @@ from typing import Any
 
 from pesto_factory.runtime.api.ogc.description import ProcessInfo
 
-__all__ = ["OPENAPI_MEDIA_TYPE", "openapi_document"]
+__all__ = ["OGC_SCHEMAS", "OPENAPI_MEDIA_TYPE", "openapi_document"]
 
 OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.0"
-_SCHEMAS = "https://schemas.opengis.net/ogcapi/processes/part1/1.0/openapi/schemas"
+OGC_SCHEMAS = "https://schemas.opengis.net/ogcapi/processes/part1/1.0/openapi/schemas"
 _JSON = "application/json"
 _PROBLEM = "application/problem+json"
 
 
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"{_SCHEMAS}/{name}.yaml"}
+    return {"$ref": f"{OGC_SCHEMAS}/{name}.yaml"}
 
 
 def _ok(description: str, schema: str, status: str = "200") -> dict[str, Any]:
