@@ -65,8 +65,8 @@ def test_landing_conformance_and_api_definition(ndvi):
             assert f"http://www.opengis.net/def/rel/ogc/1.0/{rel}" in rels
         classes = check(http.get("/conformance").json(), "confClasses")["conformsTo"]
         assert {f"{CONF}/{name}" for name in ("core", "ogc-process-description", "json",
-                                              "oas30", "job-list", "dismiss", "callback")} \
-            <= set(classes)
+                                              "html", "oas30", "job-list", "dismiss",
+                                              "callback")} <= set(classes)
         api = http.get("/api")
         assert api.headers["content-type"].startswith("application/vnd.oai.openapi+json")
         document = api.json()
@@ -77,6 +77,20 @@ def test_landing_conformance_and_api_definition(ndvi):
                 "/jobs/{jobId}/results"} <= set(document["paths"])
         # the geoprocessing API is where it was
         assert http.get("/api/v1/describe").json()["name"] == "pesto/ndvi"
+
+
+def test_a_browser_gets_html_pages(ndvi):
+    with ogc_client(ndvi) as http:
+        browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        landing = http.get("/", headers=browser)
+        assert landing.headers["content-type"].startswith("text/html")
+        assert f'<a href="{ndvi.url}/processes">' in landing.text and "<h1>NDVI</h1>" in landing.text
+        page = http.get("/processes/ndvi", params={"f": "html"})
+        assert page.headers["content-type"].startswith("text/html") and "red_band" in page.text
+        assert http.get("/jobs", params={"f": "html"}).text.startswith("<!DOCTYPE html>")
+        assert http.get("/processes/ndvi", params={"f": "json"}).json()["id"] == "ndvi"
+        assert http.get("/api", headers=browser).json()["openapi"].startswith("3.0")
+        assert http.get("/processes/nope", headers=browser).status_code == 404
 
 
 def test_process_list_and_description_come_from_the_describe_document(ndvi):

@@ -5,7 +5,8 @@ assembled in `router`. Errors are RFC 7807 problem details (`problems`); the pro
 description is generated from the describe document (`description`); an execute request
 becomes the payload of the geoprocessing API (`execution`), and outputs become OGC values
 (`results`); jobs are the geoprocessing jobs seen in OGC words (`status`); subscribers get
-callbacks (`callbacks`). See docs/ogc.md.
+callbacks (`callbacks`); `route` answers errors as problems and JSON as HTML to browsers
+(`html`). See docs/ogc.md.
 """
 
 from __future__ import annotations

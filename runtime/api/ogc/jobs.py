@@ -9,8 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pesto_factory.runtime.api.deps import require_token
 from pesto_factory.runtime.api.ogc.deps import Ogc
-from pesto_factory.runtime.api.ogc.problems import NoSuchJob, OgcRoute, ResultNotReady
+from pesto_factory.runtime.api.ogc.problems import NoSuchJob, ResultNotReady
 from pesto_factory.runtime.api.ogc.results import results_document
+from pesto_factory.runtime.api.ogc.route import OgcRoute
 from pesto_factory.runtime.api.ogc.status import from_ogc_status, status_info
 from pesto_factory.runtime.errors import BadRequest, PestoError
 from pesto_factory.runtime.jobs.models import Job, JobStatus

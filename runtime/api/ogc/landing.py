@@ -9,13 +9,14 @@ from fastapi.responses import JSONResponse
 from pesto_factory.runtime.api.deps import require_token
 from pesto_factory.runtime.api.ogc.deps import Ogc
 from pesto_factory.runtime.api.ogc.openapi import OPENAPI_MEDIA_TYPE, openapi_document
-from pesto_factory.runtime.api.ogc.problems import OgcRoute
+from pesto_factory.runtime.api.ogc.route import OgcRoute
 
 __all__ = ["CONFORMANCE", "router"]
 
 _CONF = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf"
 CONFORMANCE = tuple(f"{_CONF}/{name}" for name in (
-    "core", "ogc-process-description", "json", "oas30", "job-list", "dismiss", "callback"))
+    "core", "ogc-process-description", "json", "html", "oas30", "job-list", "dismiss",
+    "callback"))
 _REL = "http://www.opengis.net/def/rel/ogc/1.0"
 _JSON = "application/json"
 

@@ -4,29 +4,23 @@
      "title": "no such job", "status": 404, "detail": "no job 'abc'", "instance": "/jobs/abc"}
 
 The geoprocessing routes answer the geoprocessing Error body (`runtime/api/errors.py`); the OGC
-routes use `OgcRoute`, whose handler turns the same domain errors into problem details, so one
-`PestoError` reads right in either API. Types the standard names (no-such-process, no-such-job,
+routes (`route.OgcRoute`) turn the same domain errors into problem details, so one `PestoError`
+reads right in either API. Types the standard names (no-such-process, no-such-job,
 result-not-ready) are the OGC URIs; the others are this project's, under `PROBLEMS`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
+from fastapi.responses import JSONResponse
 from pesto_factory.runtime.api.errors import error_headers
 from pesto_factory.runtime.errors import NotFound, PestoError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-__all__ = ["OGC_EXCEPTIONS", "PROBLEMS", "NoSuchJob", "NoSuchProcess", "OgcRoute",
-           "ResultNotReady", "problem_response"]
+__all__ = ["OGC_EXCEPTIONS", "PROBLEMS", "NoSuchJob", "NoSuchProcess", "ResultNotReady",
+           "problem_from_error", "problem_response"]
 
-logger = logging.getLogger(__name__)
 
 OGC_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0"
 #: This project's problem types, for failures the standard has no type for.
@@ -77,42 +71,7 @@ def problem_response(status: int, detail: str, *, type_: str | None = None,
                         media_type="application/problem+json")
 
 
-def _from_pesto(request: Request, exc: PestoError) -> JSONResponse:
+def problem_from_error(request: Request, exc: PestoError) -> JSONResponse:
     return problem_response(exc.status_code, exc.message, hint=exc.hint,
                             type_=getattr(exc, "problem_type", None),
                             instance=request.url.path, headers=error_headers(request, exc))
-
-
-def _from_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-    first = exc.errors()[0] if exc.errors() else {}
-    where = "/".join(str(part) for part in first.get("loc", ()))
-    return problem_response(400, f"invalid request at {where}: {first.get('msg', 'invalid')}",
-                            instance=request.url.path)
-
-
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-
-
-class OgcRoute(APIRoute):
-    """A route whose errors, its dependencies' included, are answered as problem details."""
-
-    def get_route_handler(self) -> Handler:
-        handler = super().get_route_handler()
-
-        async def guarded(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except PestoError as exc:
-                return _from_pesto(request, exc)
-            except RequestValidationError as exc:
-                return _from_validation(request, exc)
-            except StarletteHTTPException as exc:
-                detail = exc.detail if isinstance(exc.detail, str) else "request failed"
-                return problem_response(exc.status_code, detail, instance=request.url.path,
-                                        headers=getattr(exc, "headers", None))
-            except Exception:
-                logger.exception("unexpected error on %s %s", request.method, request.url.path)
-                return problem_response(500, "internal error", instance=request.url.path,
-                                        hint="see the service log for details")
-
-        return guarded

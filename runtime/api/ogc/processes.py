@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse, Response
 from pesto_factory.runtime.api.deps import require_token
 from pesto_factory.runtime.api.ogc.deps import Ogc, OgcContext
 from pesto_factory.runtime.api.ogc.execution import ExecuteRequest, parse_execute
-from pesto_factory.runtime.api.ogc.problems import OgcRoute
 from pesto_factory.runtime.api.ogc.results import raw_response, results_document
+from pesto_factory.runtime.api.ogc.route import OgcRoute
 from pesto_factory.runtime.api.ogc.status import status_info
 from pesto_factory.runtime.api.routes.process import wants_async
 from pesto_factory.runtime.errors import BadRequest
