@@ -189,6 +189,24 @@ def test_async_job_is_the_same_job_in_both_apis(ndvi, ogc_root):
         _problem(http.get(f"/jobs/{other}/results"), 404, f"{EXCEPTIONS}/no-such-job")
 
 
+def test_job_results_answer_as_the_execute_request_asked(ndvi, ogc_root):
+    scene = (ogc_root / "inputs" / "scene.tif").as_uri()
+    asynchronously = {"Prefer": "respond-async"}
+    with ogc_client(ndvi) as http:
+        only_mean = http.post("/processes/ndvi/execution", headers=asynchronously, json={
+            "inputs": {"image": scene}, "outputs": {"mean": {}}}).json()["jobID"]
+        raw_image = http.post("/processes/ndvi/execution", headers=asynchronously, json={
+            "inputs": {"image": scene}, "response": "raw",
+            "outputs": {"ndvi": {"transmissionMode": "value"}}}).json()["jobID"]
+        assert _finished(http, only_mean)["status"] == "successful"
+        assert set(check(http.get(f"/jobs/{only_mean}/results").json(), "results")) == {"mean"}
+        assert _finished(http, raw_image)["status"] == "successful"
+        image = http.get(f"/jobs/{raw_image}/results")
+        assert image.status_code == 200 and image.headers["content-type"] == COG
+        with rasterio.MemoryFile(image.content) as memory, memory.open() as src:
+            assert src.dtypes[0] == "float32"
+
+
 def test_results_not_ready_dismissal_and_failures(misbehaving, tmp_path):
     gate = tmp_path / "gate"
     with ogc_client(misbehaving) as http:

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from pesto_factory.runtime.api.deps import Service, base_url
 from pesto_factory.runtime.api.ogc.callbacks import Callbacks
 from pesto_factory.runtime.api.ogc.description import ProcessInfo
+from pesto_factory.runtime.api.ogc.job_requests import JobRequests
 from pesto_factory.runtime.api.ogc.problems import NoSuchProcess
 from pesto_factory.runtime.service import ProcessingService
 
@@ -20,6 +21,7 @@ class OgcContext:
     service: ProcessingService
     process: ProcessInfo
     callbacks: Callbacks
+    requests: JobRequests  # what the client asked of each async job (outputs, raw)
     base: str  # the service's base URL: the OGC API's root
 
     def check_process(self, process_id: str) -> None:
@@ -33,7 +35,8 @@ async def get_context(request: Request, service: Service) -> OgcContext:
     if getattr(state, "ogc_process", None) is None:
         state.ogc_process = ProcessInfo(service.describe)
         state.ogc_callbacks = Callbacks(service.policy)
-    return OgcContext(service, state.ogc_process, state.ogc_callbacks,
+        state.ogc_requests = JobRequests()
+    return OgcContext(service, state.ogc_process, state.ogc_callbacks, state.ogc_requests,
                       base_url(request, service))
 
 

@@ -7,10 +7,11 @@ import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
 from pesto_factory.runtime.api.deps import require_token
 from pesto_factory.runtime.api.ogc.deps import Ogc
 from pesto_factory.runtime.api.ogc.problems import NoSuchJob, ResultNotReady
-from pesto_factory.runtime.api.ogc.results import results_document
+from pesto_factory.runtime.api.ogc.results import raw_response, results_document
 from pesto_factory.runtime.api.ogc.route import OgcRoute
 from pesto_factory.runtime.api.ogc.status import from_ogc_status, status_info
 from pesto_factory.runtime.errors import BadRequest, PestoError
@@ -72,10 +73,15 @@ async def job_status(jobId: str, ogc: Ogc) -> dict[str, Any]:  # noqa: N803
 
 
 @router.get("/{jobId}/results", summary="results of a job")
-async def job_results(jobId: str, ogc: Ogc) -> dict[str, Any]:  # noqa: N803
+async def job_results(jobId: str, ogc: Ogc) -> Response:  # noqa: N803
+    """The results as the execute request asked: its outputs, as a document or one raw."""
     job = _job(ogc, jobId)
     if job.status is JobStatus.SUCCEEDED:
-        return results_document(job.outputs, ogc.process)
+        asked = ogc.requests.get(jobId)
+        if asked is not None and asked.raw:
+            return raw_response(job.outputs, job.files, ogc.process, asked)
+        return JSONResponse(results_document(job.outputs, ogc.process,
+                                             wanted=asked.outputs if asked else None))
     if job.status is JobStatus.FAILED:
         raise JobFailedProblem(f"job {jobId} failed: {job.message or 'no reason given'}")
     if job.status is JobStatus.CANCELLED:

@@ -71,7 +71,9 @@ def _submit(ogc: OgcContext, request: ExecuteRequest) -> Job:
             request.subscriber,
             status=lambda job: status_info(job, base, process.id),
             results=lambda job: results_document(job.outputs, process, wanted=request.outputs))
-    return ogc.service.submit_async(request.payload, inline=request.inline, watch=watch)
+    job = ogc.service.submit_async(request.payload, inline=request.inline, watch=watch)
+    ogc.requests.remember(job.id, request)
+    return job
 
 
 async def _json_body(request: Request) -> Any:
