@@ -258,3 +258,18 @@ def test_callbacks_go_to_allowed_hosts_only(misbehaving, receiver, tmp_path):
         body = _problem(http.post(execution, json={"inputs": {}, "subscriber": elsewhere},
                                   headers={"Prefer": "respond-async"}), 403)
         assert "PESTO_REMOTE_HOSTS" in (body.get("hint") or "")
+
+
+def test_the_bearer_token_guards_the_ogc_routes_too(service_factory, tmp_path):
+    from tests.conftest import EXAMPLES
+
+    service = service_factory(EXAMPLES / "ndvi", state_dir=tmp_path / "state",
+                              env={"PESTO_API_TOKEN": "s3cret"})
+    with ogc_client(service) as http:
+        for path in ("/", "/processes", "/jobs"):
+            refused = http.get(path)
+            _problem(refused, 401)
+            assert refused.headers["www-authenticate"] == "Bearer"
+        assert "s3cret" not in refused.text
+        allowed = http.get("/processes", headers={"Authorization": "Bearer s3cret"})
+        assert check(allowed.json(), "processList")["processes"][0]["id"] == "ndvi"
