@@ -78,8 +78,7 @@ def chain_services(ogc_root: Path) -> Iterator[dict[str, str]]:
 def test_the_cloud_mask_chain_through_owslib_alone(chain_services, ogc_root):
     """tiling -> cloud-detection per tile -> merge, each an OWSLib execute; the merged mask
     equals the detector run once on the whole scene."""
-    from pesto_factory.packager.samples import write_synthetic_scene
-
+    from examples.scenes import write_synthetic_scene
     from tests.examples.conftest import read_raster, whole_scene_mask
 
     scene = write_synthetic_scene(ogc_root / "inputs" / "owslib-scene.tif", height=200,
