@@ -31,8 +31,10 @@ from pesto_factory.adapters.client.errors import (
 )
 from pesto_factory.adapters.client.models import JobRef, JobState, JobStatus, ResultLink
 from pesto_factory.adapters.client.ogc import OgcProcessClient, is_process_url, plain_outputs
+from pesto_factory.adapters.client.replicas import ReplicaSet
 
 __all__ = [
+    "ReplicaSet",
     "DEFAULT_PROCESS_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "AsyncServiceClient",

@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlparse
 
 from pesto_factory.adapters.client import (
     OgcProcessClient,
+    ReplicaSet,
     ServiceClient,
     ServiceError,
     call_with_retries,
@@ -114,12 +115,15 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, output_dir: P
                 described = {name: ref for name, ref in pipeline.services.items()
                              if not is_process_url(urls[name])}
                 check_types(pipeline, collect_describes(
-                    described, urls={name: urls[name] for name in described},
+                    described, urls={name: urls[name].split(",")[0] for name in described},
                     tokens={name: token for name in service_urls if token}))
                 engine = PipelineEngine(pipeline, _caller(clients), parallel=parallel,
                                         observer=observer)
                 outputs = engine.run(bound)
             finally:
+                for name, client in clients.items():
+                    if isinstance(client, ReplicaSet):  # how the calls were spread
+                        services_info[name]["replicas"] = dict(client.split())
                 for client in clients.values():
                     client.close()
             files = publish_outputs(outputs, output_dir)
@@ -186,13 +190,17 @@ def _services_info(pipeline: Pipeline, local: LocalServices, urls: Mapping[str, 
 
 
 def _client(url: str, *, token: str | None,
-            process_timeout: float | None) -> ServiceClient | OgcProcessClient:
-    """A geoprocessing service's client, or an OGC process's for a `.../processes/ID` URL."""
+            process_timeout: float | None) -> ServiceClient | OgcProcessClient | ReplicaSet:
+    """A geoprocessing service's client, an OGC process's for a `.../processes/ID` URL, or a
+    replica set for replicas given as comma-separated URLs (`--service NAME=URL1,URL2`)."""
+    if "," in url:
+        return ReplicaSet([u.strip() for u in url.split(",") if u.strip()], token=token,
+                          process_timeout=process_timeout)
     kind = OgcProcessClient if is_process_url(url) else ServiceClient
     return kind(url, token=token, process_timeout=process_timeout)
 
 
-def _caller(clients: Mapping[str, ServiceClient | OgcProcessClient]):
+def _caller(clients: Mapping[str, ServiceClient | OgcProcessClient | ReplicaSet]):
     def call(step: Step, inputs: dict[str, Any]) -> dict[str, Any]:
         client = clients[step.service]
         return call_with_retries(lambda: client.process(inputs), attempts=_BUSY_ATTEMPTS,

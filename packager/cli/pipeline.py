@@ -132,7 +132,8 @@ def run(
         help="NAME=VALUE (repeatable): a path or URI for images; JSON when it parses.")] = None,
     services: Annotated[list[str] | None, typer.Option(
         "--service", "-s", show_default=False,
-        help="NAME=URL (repeatable): use this running service instead of starting it.")] = None,
+        help="NAME=URL (repeatable): use this running service instead of starting it; "
+             "NAME=URL1,URL2 spreads its calls over replicas.")] = None,
     profile: ProfileOption = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", show_default=False,
