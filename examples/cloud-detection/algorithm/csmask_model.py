@@ -19,6 +19,7 @@ onnxruntime and ukis-csmask are imported when a model is built, so parsing a con
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Mapping
@@ -132,14 +133,18 @@ def _load_model_files(bands: int, product_level: str) -> _ModelFiles:
     )
 
 
+def _band_count(inputs: InputSpec) -> int:
+    """6 when the input has the six bands of the 6-band model, else 4 (the 4-band model)."""
+    return 6 if all(b in inputs.band_order for b in _SIX_BANDS) else 4
+
+
 class CsmaskModel:
     """A loaded ukis-csmask network: build once per worker, call `detect` per image."""
 
     def __init__(self, params: CsmaskParams | None = None, *, inputs: InputSpec | None = None) -> None:
         self.params = params or CsmaskParams()
         self.inputs = inputs or InputSpec()
-        n_bands = 6 if all(b in self.inputs.band_order for b in _SIX_BANDS) else 4
-        self._model = _load_model_files(n_bands, self.params.product_level)
+        self._model = _load_model_files(_band_count(self.inputs), self.params.product_level)
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -152,6 +157,14 @@ class CsmaskModel:
         self._input_name = self.session.get_inputs()[0].name
         log.info("ukis-csmask model %s loaded with providers %s", self._model.version,
                  self.session.get_providers())
+
+    def with_inputs(self, inputs: InputSpec) -> CsmaskModel:
+        """This loaded model reading its input another way (same bands): no new session."""
+        if _band_count(inputs) != len(self._model.bands):
+            return CsmaskModel(self.params, inputs=inputs)
+        clone = copy.copy(self)
+        clone.inputs = inputs
+        return clone
 
     @property
     def margin(self) -> int:
