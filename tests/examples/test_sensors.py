@@ -190,3 +190,25 @@ def test_landsat8_service_masks_dn_checks_bands_and_takes_a_sensor_per_call(land
     assert response.status_code == 200, response.text
     mask = unquote(urlparse(response.json()["mask"]["href"]).path)
     assert score_mask_files(mask, files["sentinel2_mask"]).kappa_cloud >= 0.88
+
+
+def test_a_per_call_sensor_gets_its_own_fitted_detector():
+    from algorithm.process import Process
+
+    process = Process()
+    process.on_start(_profile())
+    landsat = process._detector("landsat9", 45.0)
+    assert landsat.params.cirrus_min == pytest.approx(0.02)
+    assert landsat.inputs.sensor == "landsat8" and landsat.inputs.sun_elevation == 45.0
+    assert process._detector(None, None) is process.detector
+
+
+@pytest.mark.slow
+def test_a_per_call_sensor_shares_the_loaded_cnn():
+    from algorithm.process import Process
+
+    process = Process()
+    process.on_start(_profile("dl"))
+    landsat = process._detector("landsat8", 45.0)
+    assert landsat.session is process.detector.session
+    assert landsat.inputs.dn_scale == pytest.approx(2e-5)

@@ -73,7 +73,10 @@ class Process:
         name = get_sensor(sensor).name if sensor else self.config.inputs.sensor
         if name not in self.detectors:
             config = load_config({**self.raw_config, "sensor": name})
-            self.detectors[name] = make_detector(config)
+            if config.algorithm == "dl" and config.dl == self.config.dl:  # same model: share it
+                self.detectors[name] = self.detector.with_inputs(config.inputs)
+            else:
+                self.detectors[name] = make_detector(config)
             logger.info("cloud detector for sensor %s ready", name)
         detector = self.detectors[name]
         if sun_elevation is None:
