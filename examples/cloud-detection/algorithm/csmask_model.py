@@ -7,6 +7,12 @@ when the input has those bands, else the 4-band one (blue, green, red, nir). The
 padding at the edges), class probabilities are blended back with a tapered window and the most
 probable class wins. Its classes 0 background, 1 cloud, 2 shadow map onto CLEAR, CLOUD, SHADOW.
 
+Inputs are normalised as the models were trained: top-of-atmosphere reflectance (the sensor
+profile's rescaling: Sentinel-2 DN / 10000; Landsat-8/9 (DN * 2e-5 - 0.1) / sin(sun elevation),
+as ukis-pysat's dn2toa does), then (x - mean) / std with the band statistics of the model's JSON.
+The models are multi-sensor (Sentinel-2 and Landsat L1C), so both sensor profiles use the same
+6-band (or 4-band) model of the configured product level.
+
 A CNN is not a bounded local operator: its receptive field spans the patch, and the patch grid
 depends on the image size. `required_margin` is therefore advisory (docs/benchmarks.md (mask quality)
 gives the measured tiled-vs-whole agreement for it), not the bit-exact bound the spectral
