@@ -105,7 +105,8 @@ def _read_dataset(src: DatasetReader, request: _Request, *, field: str, where: s
     block, margin = _block(src, request, field=field, where=where)
     data = src.read(indexes, window=block.to_rasterio())
     values = {"data": data, "crs": src.crs, "transform": _transform(src, block),
-              "nodata": _nodata(src.nodatavals[indexes[0] - 1], data.dtype), "margin": margin}
+              "nodata": _nodata(src.nodatavals[indexes[0] - 1], data.dtype), "margin": margin,
+              "band_names": _band_names(src, indexes)}
     if request.href is None:
         return GeoImage(**values)
     return RefImage(**values, href=request.href, ref_margin=request.margin,
@@ -121,6 +122,12 @@ def _indexes(src: DatasetReader, request: _Request, *, field: str, where: str) -
         raise UnprocessableInput(
             f"input {field!r}: band {missing[0]} requested but {where} has {src.count} band(s)")
     return indexes
+
+
+def _band_names(src: DatasetReader, indexes: list[int]) -> tuple[str | None, ...] | None:
+    """The read bands' descriptions (None when the file describes none), for band-order checks."""
+    names = tuple(src.descriptions[i - 1] or None for i in indexes)
+    return names if any(names) else None
 
 
 def _transform(src: DatasetReader, window: Window) -> Any:
