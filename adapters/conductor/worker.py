@@ -32,12 +32,18 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
-from pesto_factory.adapters.client import ServiceClient, ServiceError, ServiceUnreachable
+from pesto_factory.adapters.client import (
+    ServiceClient,
+    ServiceError,
+    ServiceUnreachable,
+    call_with_retries,
+)
 from pesto_factory.adapters.conductor.batch import BatchError, expand_fan_ins, run_batch
 from pesto_factory.adapters.conductor.fanout import BATCH
 from pesto_factory.adapters.conductor.generate import task_name
@@ -65,6 +71,13 @@ class _Correlated(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.headers["X-Correlation-ID"] = self._id
         return super().handle_request(request)
+
+
+def _busy_retried(call: Callable[[dict], dict], inputs: dict) -> dict:
+    """One item's call, tried again while the service is busy (429, 503: its queue is full
+    when a batch's calls outrun its workers), after its Retry-After."""
+    return call_with_retries(lambda: call(inputs), attempts=10, max_delay=5,
+                             when=lambda error: error.status_code in (429, 503))
 
 
 def _watcher(conductor_url: str) -> JobWatcher:
@@ -103,7 +116,8 @@ class ServiceTask:
                 if BATCH in data:
                     store = open_store(self.manifests or default_root())
                     key = f"{task.workflow_instance_id}/{task.reference_task_name}"
-                    return run_batch(data[BATCH], client.process, store=store, key=key)
+                    return run_batch(data[BATCH], partial(_busy_retried, client.process),
+                                     store=store, key=key)
                 # `__index` and other `__` keys are Conductor's or ours, not service inputs
                 inputs = expand_fan_ins({key: value for key, value in data.items()
                                          if not key.startswith("__")})
