@@ -14,6 +14,7 @@ import sys
 import typer
 from pesto_factory.packager.cli import (
     build,
+    conductor,
     emit,
     init,
     list_,
@@ -37,6 +38,7 @@ for _module in (init, schemagen, build, test, run, serve, list_):
     app.command(name=_module.NAME, cls=ProfileCommand, help=_module.HELP)(_module.command)
 app.add_typer(pipeline.app, name=pipeline.NAME, help=pipeline.HELP)
 app.add_typer(emit.app, name=emit.NAME, help=emit.HELP)
+app.add_typer(conductor.app, name=conductor.NAME, help=conductor.HELP)
 
 
 def _report(exc: PestoError) -> None:

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from pesto_factory.packager.cli._common import console
+from pesto_factory.packager.cli.conductor import OptionsOption
 from pesto_factory.packager.cli.pipeline import (
     OptionError,
     ProfileOption,
@@ -57,7 +58,8 @@ def _write_json(path: Path, value: Any) -> None:
 
 
 def write_conductor_files(spec: Path, out: Path, *,
-                          profiles: Mapping[str, list[str]] | None = None) -> list[Path]:
+                          profiles: Mapping[str, list[str]] | None = None,
+                          options: Mapping[str, Any] | None = None) -> list[Path]:
     """Generate and write `taskdefs.json` and `NAME.workflow.json` into `out`."""
     from pesto_factory.adapters.conductor import generate_task_defs, generate_workflow
     from pesto_factory.adapters.pipeline import check_types, load_pipeline
@@ -66,7 +68,7 @@ def write_conductor_files(spec: Path, out: Path, *,
     describes = describes_of(pipeline, profiles or {})
     check_types(pipeline, describes)
     task_defs = generate_task_defs(describes)
-    workflow = generate_workflow(pipeline, describes)
+    workflow = generate_workflow(pipeline, describes, options=options)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "taskdefs.json", out / f"{pipeline.name}.workflow.json"]
     _write_json(paths[0], task_defs)
@@ -78,6 +80,10 @@ def command(
     spec: SpecArgument,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("workflows"),
     profile: ProfileOption = None,
+    option: OptionsOption = None,
 ) -> None:
-    for path in write_conductor_files(spec, out, profiles=parse_service_profiles(profile)):
+    from pesto_factory.packager.cli.conductor import parse_conductor_options
+
+    for path in write_conductor_files(spec, out, profiles=parse_service_profiles(profile),
+                                      options=parse_conductor_options(option)):
         console.print(f"wrote {path}", highlight=False, soft_wrap=True)

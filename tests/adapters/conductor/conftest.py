@@ -30,13 +30,14 @@ class TestConductor:
 
         return Configuration(server_api_url=self.url)
 
-    def start(self, name: str, inputs: Mapping) -> str:
-        """Start a workflow through the SDK's workflow client."""
+    def start(self, name: str, inputs: Mapping, **request) -> str:
+        """Start a workflow through the SDK's workflow client (request: task_to_domain...)."""
         from conductor.client.http.models import StartWorkflowRequest
         from conductor.client.orkes_clients import OrkesClients
 
         client = OrkesClients(self.configuration()).get_workflow_client()
-        return client.start_workflow(StartWorkflowRequest(name=name, input=dict(inputs)))
+        return client.start_workflow(StartWorkflowRequest(name=name, input=dict(inputs),
+                                                          **request))
 
     def workflow(self, workflow_id: str) -> dict:
         return httpx.get(f"{self.url}/workflow/{workflow_id}",
