@@ -345,10 +345,10 @@ class ConductorState:
                 workflow["_next"] += 1
             elif spec["type"] == "JOIN" and current["status"] == "IN_PROGRESS":
                 if not self._check_join(workflow, current):
-                    return
+                    break
             else:
-                return
-        self.changed.notify_all()
+                break
+        self.changed.notify_all()  # wakes long polls waiting for a scheduled task
 
     def _check_timeouts(self, workflow: dict) -> None:
         """DeciderService.checkWorkflowTimeout, checkTaskTimeout and isResponseTimedOut."""
