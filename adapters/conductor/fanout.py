@@ -65,7 +65,8 @@ def _template(value: Any, refs: RefWriter) -> Any:
 def _batches_query(prefix: str, name: str) -> str:
     """jq: from {items, source, batch, maxForks, template, run} the dynamic tasks and their
     inputs. `"$" + "{"` writes an expression without one in the query (Conductor would
-    substitute it in the query itself)."""
+    substitute it in the query itself). No `floor` result is ever printed: jackson-jq's floor
+    is a double ("3.0"), while its range and arithmetic give integers (asNumericNode)."""
     return (
         "(.items | length) as $n"
         " | ([.batch, ((($n + .maxForks - 1) / .maxForks) | floor)] | max) as $b"
