@@ -133,31 +133,36 @@ class ServiceTask:
                     return run_batch(data[BATCH], partial(_busy_retried, client.process),
                                      store=store, key=key)
                 # `__index` and other `__` keys are Conductor's or ours, not service inputs
-                inputs = expand_fan_ins({key: value for key, value in data.items()
-                                         if not key.startswith("__")})
+                def inputs() -> dict:
+                    return expand_fan_ins({key: value for key, value in data.items()
+                                           if not key.startswith("__")})
                 marked = data.get("__pesto") or {}
                 if self.long or marked.get("long"):
                     delay = int(marked.get("callbackAfterSeconds") or self.callback_after_seconds)
                     return self._long(task, client, inputs, delay)
-                return client.process(inputs)
+                return client.process(inputs())
         except (ServiceError, BatchError) as error:
             cause = error.error if isinstance(error, BatchError) else error
-            log.warning("task %s of %s failed: %s", task.task_id, self.service_url, error)
+            message = str(error)
+            if getattr(cause, "correlation_id", None):
+                message += f" [correlation id {cause.correlation_id}]"
+            log.warning("task %s of %s failed: %s", task.task_id, self.service_url, message)
             if not isinstance(cause, ServiceError) or cause.retryable \
                     or isinstance(cause, ServiceUnreachable):
-                raise RetryableServiceError(str(error)) from error
-            raise NonRetryableException(str(error)) from error
+                raise RetryableServiceError(message) from error
+            raise NonRetryableException(message) from error
         except ValueError as error:  # a manifest store that cannot be opened
             raise NonRetryableException(str(error)) from error
 
-    def _long(self, task: Any, client: ServiceClient, inputs: dict, delay: int) -> Any:
+    def _long(self, task: Any, client: ServiceClient, inputs: Callable[[], dict],
+              delay: int) -> Any:
         from conductor.client.http.models.task_result import TaskResult
         from conductor.client.http.models.task_result_status import TaskResultStatus
 
         job = (task.output_data or {}).get(JOB_KEY)
         watcher = _watcher(self.conductor_url) if self.conductor_url else None
         if not job:
-            job = {"id": client.submit(inputs).id, "service": self.service_url}
+            job = {"id": client.submit(inputs()).id, "service": self.service_url}
             log.info("task %s: job %s submitted", task.task_id, job["id"])
             state, value = "running", None
         else:

@@ -87,3 +87,5 @@ def test_bad_input_fails_for_good_without_retries(squares):
     attempts = [(t["status"], t["retryCount"]) for t in _tasks(workflow, "split")]
     assert attempts == [("FAILED_WITH_TERMINAL_ERROR", 0)]  # a 400: never retried
     assert "count" in workflow["reasonForIncompletion"]
+    # the service saw the workflow id as X-Correlation-ID and answered it in its error
+    assert f"[correlation id {workflow['workflowId']}]" in workflow["reasonForIncompletion"]
