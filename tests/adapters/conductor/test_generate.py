@@ -15,7 +15,7 @@ from pesto_factory.adapters.conductor import (
     task_name,
 )
 from pesto_factory.adapters.conductor.register import to_model
-from pesto_factory.adapters.pipeline import parse_pipeline
+from pesto_factory.adapters.pipeline import SpecError, parse_pipeline
 
 
 def _describe(name: str, inputs: dict, outputs: dict) -> dict:
@@ -186,6 +186,8 @@ def test_options_come_from_the_spec_and_the_command_line_wins():
     assert _task(workflow, "each__fork")["inputParameters"]["batch"] == 50
     with pytest.raises(GenerationError, match="unknown conductor option.*batch"):
         generate_workflow(parse_pipeline(spec), DESCRIBES, options={"batch": 1})
+    with pytest.raises(SpecError, match="/conductor/batch_size"):
+        parse_pipeline(spec.replace("batch_size: 7", "batch_size: 0"))
 
 
 def test_http_steps_call_the_service_from_conductor_and_long_steps_are_marked():
