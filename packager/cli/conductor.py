@@ -1,6 +1,6 @@
 """`packager conductor`: put a pipeline on a Conductor server.
 
-    packager conductor register [--server URL] DIR|SPEC [-p SERVICE=PROFILE] [-o batch_size=50]
+    packager conductor register [--server URL] DIR|SPEC [-p SERVICE=PROFILE] [--option batch_size=50]
     packager conductor worker --conductor URL --service NAME=URL ...   (= pesto-conductor-worker)
 
 `register` goes through the SDK's public metadata client (`pesto_factory.adapters.conductor
@@ -30,7 +30,7 @@ HELP = "Register pipelines on a Conductor server, run the workers of their servi
 app = typer.Typer(name=NAME, help=HELP, no_args_is_help=True, add_completion=False)
 
 OptionsOption = Annotated[list[str] | None, typer.Option(
-    "--option", "-o", metavar="KEY=VALUE",
+    "--option", metavar="KEY=VALUE",
     help="Conductor option of every step, over the spec's (batch_size, max_forks, parallel, "
          "fan_in, long, callback_after_seconds, http); repeatable.", show_default=False)]
 

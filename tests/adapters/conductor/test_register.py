@@ -36,7 +36,7 @@ def test_registering_twice_writes_nothing_and_a_change_bumps_the_version(old_ser
     again = capsys.readouterr().out
     assert "workflow squares v1: unchanged" in again and "created" not in again
     assert old_server.state.writes == writes  # nothing written the second time
-    assert _register(old_server, str(SQUARES), "-o", "batch_size=5") == 0
+    assert _register(old_server, str(SQUARES), "--option", "batch_size=5") == 0
     assert "workflow squares v2: new version" in capsys.readouterr().out
     for version, batch in ((None, 5), (1, 100), (2, 5)):
         found = httpx.get(f"{old_server.url}/metadata/workflow/squares",
