@@ -87,10 +87,14 @@ def register(configuration: Any, task_defs: Sequence[Mapping[str, Any]],
         for workflow in workflows:
             done.append(_workflow(metadata, workflow))
     except Exception as error:
-        if _status(error) is None:
+        status = _status(error)
+        if status is None:
             raise
+        if status == 0:  # the SDK's code for no answer at all
+            raise RegistrationError(f"Conductor at {configuration.host}: no answer "
+                                    f"({getattr(error, 'reason', error)})") from None
         body = getattr(error, "body", None) or str(error)
-        raise RegistrationError(f"Conductor refused a definition ({_status(error)}): "
+        raise RegistrationError(f"Conductor refused a definition ({status}): "
                                 f"{str(body)[:500]}") from None
     return done
 

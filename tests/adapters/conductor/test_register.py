@@ -60,3 +60,11 @@ def test_a_folder_of_emitted_files_registers_and_a_refusal_is_named(old_server, 
     (tmp_path / "squares.workflow.json").unlink()
     assert _register(old_server, str(tmp_path)) == 1
     assert "no taskdefs.json or *.workflow.json" in capsys.readouterr().err
+
+
+def test_an_unreachable_server_is_named(capsys):
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/api"
+    assert main(["conductor", "register", "--server", url, str(SQUARES)]) == 1
+    assert f"Conductor at {url}: no answer" in capsys.readouterr().err
