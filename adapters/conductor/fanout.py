@@ -33,7 +33,8 @@ from typing import Any, Protocol
 from pesto_factory.adapters.conductor.options import StepOptions
 from pesto_factory.adapters.pipeline import Ref, Step
 
-__all__ = ["BATCH", "ITEM", "MANIFESTS", "SEP", "collector", "collector_ref", "fan_out_tasks"]
+__all__ = ["BATCH", "ITEM", "MANIFESTS", "SEP", "chunk_workflow", "collector", "collector_ref",
+           "fan_out_tasks"]
 
 SEP = "__"  # between a step id and the id of a task the generator adds for it
 BATCH = "__pesto_batch"  # a forked task's input: {items, offset, template, parallel, fanIn}
@@ -62,42 +63,56 @@ def _template(value: Any, refs: RefWriter) -> Any:
     return value
 
 
-def _batches_query(prefix: str, name: str) -> str:
-    """jq: from {items, source, batch, maxForks, template, run} the dynamic tasks and their
-    inputs. `"$" + "{"` writes an expression without one in the query (Conductor would
+def _batches_query(prefix: str, task: str, input_entry: str) -> str:
+    """jq: from {items, source, batch, maxForks, base, template, run} one forked task per
+    batch (`task`, `input_entry`: jq over $k, $a (offset in the list), $b, $base, $src, $t,
+    $run). `"$" + "{"` writes an expression without one in the query (Conductor would
     substitute it in the query itself). No `floor` result is ever printed: jackson-jq's floor
     is a double ("3.0"), while its range and arithmetic give integers (asNumericNode)."""
     return (
         "(.items | length) as $n"
         " | ([.batch, ((($n + .maxForks - 1) / .maxForks) | floor)] | max) as $b"
-        " | .source as $src | .template as $t | .run as $run"
+        " | .source as $src | .template as $t | .run as $run | (.base // 0) as $base"
         " | [range(0; ((($n + $b - 1) / $b) | floor))]"
         " | map(. as $k | ($k * $b) as $a"
-        f" | {{ref: ({json.dumps(prefix)} + ($k | tostring)),"
-        f" input: {{{json.dumps(BATCH)}: ({{items: (\"$\" + \"{{\" + $src + \"[\""
-        " + ($a | tostring) + \":\" + ($a + $b | tostring) + \"]}\"),"
-        " offset: $a, template: $t} + $run)}})"
-        f" | {{tasks: map({{name: {json.dumps(name)}, taskReferenceName: .ref, type: \"SIMPLE\"}}),"
-        " inputs: (map({key: .ref, value: .input}) | from_entries)}")
+        f" | {{ref: ({json.dumps(prefix)} + ($k | tostring)), input: {input_entry}}})"
+        f" | {{tasks: map({task}), inputs: (map({{key: .ref, value: .input}}) | from_entries)}}")
 
 
-def fan_out_tasks(step: Step, name: str, refs: RefWriter,
-                  options: StepOptions) -> list[dict[str, Any]]:
-    """The prep, FORK_JOIN_DYNAMIC and JOIN tasks of a fan-out step."""
+_SLICE = '("$" + "{" + $src + "[" + ($a | tostring) + ":" + ($a + $b | tostring) + "]}")'
+
+
+def _prep(step: Step, name: str, refs: RefWriter, options: StepOptions, *,
+          sub_workflow: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The JQ task cutting the list into forks: batches (SIMPLE tasks of the service), or
+    chunks of `sub_workflow_forks` batches (SUB_WORKFLOW tasks of `sub_workflow`)."""
     assert step.foreach is not None
-    prep = f"{step.id}{SEP}fork"
     run: dict[str, Any] = {"parallel": options.parallel, "fanIn": options.fan_in}
-    if options.long:
-        run["long"] = True
+    if sub_workflow is None:
+        task = f'{{name: {json.dumps(name)}, taskReferenceName: .ref, type: "SIMPLE"}}'
+        entry = (f'{{{json.dumps(BATCH)}: ({{items: {_SLICE}, offset: ($base + $a), '
+                 "template: $t} + $run)}")
+        batch, forks, what = options.batch_size, options.max_forks, f"{name} tasks"
+    else:
+        param = json.dumps({"name": sub_workflow["name"], "version": sub_workflow["version"]})
+        task = (f'{{name: {json.dumps(sub_workflow["name"])}, taskReferenceName: .ref, '
+                f'type: "SUB_WORKFLOW", subWorkflowParam: {param}}}')
+        entry = f"{{items: {_SLICE}, offset: $a, template: $t}}"
+        batch = options.batch_size * options.sub_workflow_forks
+        forks, what = options.max_forks, f"sub-workflows {sub_workflow['name']}"
+    return {"name": "json_jq_transform", "taskReferenceName": f"{step.id}{SEP}fork",
+            "type": "JSON_JQ_TRANSFORM",
+            "description": f"fan-out of {step.id}: {what} of {batch} items (at most {forks})",
+            "inputParameters": {"items": refs.expression(step.foreach),
+                                "source": refs.path(step.foreach), "batch": batch,
+                                "maxForks": forks, "template": _template(dict(step.inputs), refs),
+                                "run": run,
+                                "queryExpression": _batches_query(f"{step.id}{SEP}", task, entry)}}
+
+
+def _fork_join(step: Step) -> list[dict[str, Any]]:
+    prep = f"{step.id}{SEP}fork"
     return [
-        {"name": "json_jq_transform", "taskReferenceName": prep, "type": "JSON_JQ_TRANSFORM",
-         "description": f"fan-out of {step.id}: {name} tasks of {options.batch_size} items "
-                       f"(at most {options.max_forks}) of {step.foreach.text}",
-         "inputParameters": {"items": refs.expression(step.foreach),
-                             "source": refs.path(step.foreach),
-                             "batch": options.batch_size, "maxForks": options.max_forks,
-                             "template": _template(dict(step.inputs), refs), "run": run,
-                             "queryExpression": _batches_query(f"{step.id}{SEP}", name)}},
         {"name": "fork_join_dynamic", "taskReferenceName": step.id,
          "type": "FORK_JOIN_DYNAMIC",
          "description": step.description or f"service {step.service}, once per item",
@@ -111,14 +126,51 @@ def fan_out_tasks(step: Step, name: str, refs: RefWriter,
     ]
 
 
+def fan_out_tasks(step: Step, name: str, refs: RefWriter, options: StepOptions, *,
+                  sub_workflow: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The prep, FORK_JOIN_DYNAMIC and JOIN tasks of a fan-out step (of its chunks when
+    `sub_workflow` {name, version} runs each chunk)."""
+    return [_prep(step, name, refs, options, sub_workflow=sub_workflow), *_fork_join(step)]
+
+
+class _ChunkRefs:
+    """Refs inside a chunk's sub-workflow: the list, template and offset are its inputs."""
+
+    def path(self, ref: Ref) -> str:
+        return "workflow.input.items"
+
+    def expression(self, ref: Ref) -> str:
+        return "${" + self.path(ref) + "}"
+
+
+def chunk_workflow(step: Step, name: str, options: StepOptions, *, workflow_name: str,
+                   version: int, owner: str, timeout_seconds: int) -> dict[str, Any]:
+    """The sub-workflow of one chunk: its items cut into batches of the service, as a plain
+    fan-out would; its output lists its batches' outputs ({ref: {offset, ...}})."""
+    tasks = fan_out_tasks(step, name, _ChunkRefs(), options)
+    prep = tasks[0]["inputParameters"]
+    prep.update(template="${workflow.input.template}", base="${workflow.input.offset}",
+                maxForks=options.sub_workflow_forks)
+    return {"name": workflow_name, "version": version, "schemaVersion": 2,
+            "description": f"one chunk of the fan-out {step.id} [generated by pesto-factory]",
+            "ownerEmail": owner, "inputParameters": ["items", "offset", "template"],
+            "tasks": tasks,
+            "outputParameters": {"offset": "${workflow.input.offset}",
+                                 "batches": "${" + step.id + SEP + "join.output}"},
+            "restartable": True, "timeoutPolicy": "TIME_OUT_WF",
+            "timeoutSeconds": timeout_seconds}
+
+
 def _jq_field(part: str) -> str:
     return f"[{part}]" if part.isdigit() else f"[{json.dumps(part)}]"
 
 
 def collector(ref: Ref, options: StepOptions) -> dict[str, Any]:
-    """The fan-in of `ref`: the batches in item order; inline, the outputs read along ref.path
-    (a field is read from every item, a number picks an item); by manifest, their URIs."""
-    query = ".join | [.[]] | sort_by(.offset)"
+    """The fan-in of `ref`: the batches in item order (through the chunks' outputs with
+    sub-workflows); inline, the outputs read along ref.path (a field is read from every item,
+    a number picks an item); by manifest, their URIs."""
+    batches = "[.[] | .batches | .[]]" if options.sub_workflow_forks else "[.[]]"
+    query = f".join | {batches} | sort_by(.offset)"
     if options.fan_in == "manifest":
         query += f" | {{{json.dumps(MANIFESTS)}: map(.manifest), path: {json.dumps(list(ref.path))}}}"
     else:

@@ -14,7 +14,8 @@ A service becomes one Conductor *TaskDef* (a SIMPLE task polled by the service's
   Conductor when it schedules the fork), its JOIN `STEP__join`, and for each fan-in read a
   JSON_JQ_TRANSFORM `STEP__collect[_path]` that orders the batches: with `fan_in: manifest` it
   lists the batches' manifest URIs (the reading step's worker loads them), with `inline` it
-  concatenates the outputs.
+  concatenates the outputs; with `sub_workflow_forks` the forks are SUB_WORKFLOW tasks, one per
+  chunk of batches, each running the generated workflow `PIPELINE__STEP` (`generate_workflows`).
 
 Why: Conductor moves a task payload above 3 MB to external storage and fails it above 10 MB
 (ConductorProperties, ExternalPayloadStorageUtils), and the FORK task's own input holds every
@@ -33,6 +34,7 @@ from typing import Any
 
 from pesto_factory.adapters.conductor.fanout import (
     SEP,
+    chunk_workflow,
     collector,
     collector_ref,
     fan_out_tasks,
@@ -55,6 +57,7 @@ __all__ = [
     "generate_task_def",
     "generate_task_defs",
     "generate_workflow",
+    "generate_workflows",
     "task_name",
 ]
 
@@ -218,10 +221,20 @@ def _fan_in_guard(pipeline: Pipeline, step: Step, options: StepOptions,
 def generate_workflow(pipeline: Pipeline, describes: Mapping[str, Mapping[str, Any]], *,
                       version: int = 1, settings: TaskSettings = TaskSettings(),
                       options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The WorkflowDef JSON of a pipeline; `describes` maps its service names to their describe
-    documents; `options` (command line) override every step's `conductor:` options. Steps run
-    one after the other in the spec's run order (Conductor's plain task list is sequential);
-    fan-out batches run in parallel, and the items of a batch in its worker."""
+    """The WorkflowDef JSON of a pipeline (without the sub-workflows of chunked fan-outs:
+    `generate_workflows` gives them too)."""
+    return generate_workflows(pipeline, describes, version=version, settings=settings,
+                              options=options)[-1]
+
+
+def generate_workflows(pipeline: Pipeline, describes: Mapping[str, Mapping[str, Any]], *,
+                       version: int = 1, settings: TaskSettings = TaskSettings(),
+                       options: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The WorkflowDefs of a pipeline: one per chunked fan-out (`sub_workflow_forks`), then the
+    pipeline's (last; register in this order). `describes` maps its service names to their
+    describe documents; `options` (command line) override every step's `conductor:` options.
+    Steps run one after the other in the spec's run order (Conductor's plain task list is
+    sequential); fan-out batches run in parallel, and the items of a batch in its worker."""
     missing = [name for name in pipeline.services if name not in describes]
     if missing:
         raise GenerationError(f"pipeline {pipeline.name!r}: no describe document for "
@@ -241,6 +254,7 @@ def generate_workflow(pipeline: Pipeline, describes: Mapping[str, Mapping[str, A
                               "plain steps, not fan-outs (batches need a worker)")
     refs = _Refs(pipeline, http_steps)
     tasks: list[dict[str, Any]] = []
+    children: list[dict[str, Any]] = []
     collectors: set[str] = set()
 
     def collect(ref: Ref) -> None:
@@ -254,7 +268,13 @@ def generate_workflow(pipeline: Pipeline, describes: Mapping[str, Mapping[str, A
             if ref.kind == "step" and pipeline.step(ref.name).fan_out:
                 collect(ref)
         name = task_name(describes[step.service])
-        if step.fan_out:
+        if step.fan_out and chosen[step.id].sub_workflow_forks:
+            child = {"name": f"{pipeline.name}{_SEP}{step.id}", "version": version}
+            children.append(chunk_workflow(
+                step, name, chosen[step.id], workflow_name=child["name"], version=version,
+                owner=_owner(describes), timeout_seconds=settings.workflow_timeout_seconds))
+            tasks += fan_out_tasks(step, name, refs, chosen[step.id], sub_workflow=child)
+        elif step.fan_out:
             tasks += fan_out_tasks(step, name, refs, chosen[step.id])
         elif step.id in http_steps:
             tasks.append(_http_task(step, refs, settings))
@@ -271,7 +291,7 @@ def generate_workflow(pipeline: Pipeline, describes: Mapping[str, Mapping[str, A
         service = pipeline.services[pipeline.step(step_id).service]
         if service.url:
             template.setdefault(http_url_input(service.name), service.url.rstrip("/"))
-    return {
+    return [*children, {
         "name": pipeline.name,
         "description": (summary + " " if summary else "") + f"[{_DO_NOT_EDIT}]",
         "version": version,
@@ -284,7 +304,7 @@ def generate_workflow(pipeline: Pipeline, describes: Mapping[str, Mapping[str, A
         "restartable": True,
         "timeoutPolicy": "TIME_OUT_WF",
         "timeoutSeconds": settings.workflow_timeout_seconds,
-    }
+    }]
 
 
 def _owner(describes: Mapping[str, Mapping[str, Any]]) -> str:

@@ -30,8 +30,12 @@ class StepOptions:
     long: bool = False
     callback_after_seconds: int = 30
     http: bool = False
+    sub_workflow_forks: int = 0  # > 0: a SUB_WORKFLOW per chunk of that many batches
 
     def __post_init__(self) -> None:
+        if not isinstance(self.sub_workflow_forks, int) or self.sub_workflow_forks < 0:
+            raise ValueError(f"conductor option sub_workflow_forks: expected an integer >= 0, "
+                             f"got {self.sub_workflow_forks!r}")
         for name in ("batch_size", "max_forks", "parallel", "callback_after_seconds"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -153,7 +153,8 @@ def _definitions_in(path: Path) -> tuple[list[dict], list[dict]]:
             workflows.append(value)
     if not task_defs and not workflows:
         raise RegistrationError(f"{path}: no taskdefs.json or *.workflow.json to register")
-    return task_defs, workflows
+    # sub-workflows (PIPELINE__STEP) before the workflows that run them
+    return task_defs, sorted(workflows, key=lambda w: "__" not in str(w.get("name")))
 
 
 def register_path(configuration: Any, path: str | Path, *,
@@ -161,7 +162,7 @@ def register_path(configuration: Any, path: str | Path, *,
                   options: Mapping[str, Any] | None = None) -> Iterator[str]:
     """Register a folder of emitted JSON, or a pipeline spec (generated from `describes`, the
     services' describe documents)."""
-    from pesto_factory.adapters.conductor.generate import generate_task_defs, generate_workflow
+    from pesto_factory.adapters.conductor.generate import generate_task_defs, generate_workflows
 
     source = Path(path)
     if source.is_dir():
@@ -174,5 +175,5 @@ def register_path(configuration: Any, path: str | Path, *,
                                     "describe documents (or register emitted JSON files)")
         pipeline = load_pipeline(source, describes=describes)
         task_defs = generate_task_defs(describes)
-        workflows = [generate_workflow(pipeline, describes, options=options)]
+        workflows = generate_workflows(pipeline, describes, options=options)
     yield from register(configuration, task_defs, workflows)

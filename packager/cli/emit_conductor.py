@@ -60,19 +60,21 @@ def _write_json(path: Path, value: Any) -> None:
 def write_conductor_files(spec: Path, out: Path, *,
                           profiles: Mapping[str, list[str]] | None = None,
                           options: Mapping[str, Any] | None = None) -> list[Path]:
-    """Generate and write `taskdefs.json` and `NAME.workflow.json` into `out`."""
-    from pesto_factory.adapters.conductor import generate_task_defs, generate_workflow
+    """Generate and write `taskdefs.json` and `NAME.workflow.json` into `out` (and one
+    `NAME__STEP.workflow.json` per fan-out run as sub-workflows)."""
+    from pesto_factory.adapters.conductor import generate_task_defs, generate_workflows
     from pesto_factory.adapters.pipeline import check_types, load_pipeline
 
     pipeline = load_pipeline(spec)
     describes = describes_of(pipeline, profiles or {})
     check_types(pipeline, describes)
     task_defs = generate_task_defs(describes)
-    workflow = generate_workflow(pipeline, describes, options=options)
+    workflows = generate_workflows(pipeline, describes, options=options)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "taskdefs.json", out / f"{pipeline.name}.workflow.json"]
+    paths = [out / "taskdefs.json"] + [out / f"{w['name']}.workflow.json" for w in workflows]
     _write_json(paths[0], task_defs)
-    _write_json(paths[1], workflow)
+    for path, workflow in zip(paths[1:], workflows, strict=True):
+        _write_json(path, workflow)
     return paths
 
 

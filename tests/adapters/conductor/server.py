@@ -52,7 +52,12 @@ read at commit b54f0d4; the file each rule follows is named where the rule is ke
 
 JSON_JQ_TRANSFORM runs libjq 1.7 (the `jq` package), not jackson-jq 0.0.13 (about jq 1.5): the
 generator uses only builtins both implement; see docs/conductor.md for the gap.
-Not evaluated: INLINE, DECISION, SUB_WORKFLOW, DO_WHILE, rate limits, workflow payload limits.
+- SUB_WORKFLOW (SubWorkflowTaskMapper, SubWorkflow), as a forked task: the child workflow starts
+  with the task's resolved inputs; the task ends as the child ends, output = the child's output
+  and `subWorkflowId`; ending the parent terminates the child.
+
+Not evaluated: INLINE, DECISION, DO_WHILE, static SUB_WORKFLOW tasks, rate limits, workflow
+payload limits.
 """
 
 from __future__ import annotations
@@ -86,7 +91,7 @@ _EXPRESSION = re.compile(r"\$\{([^}]+)\}")
 _RETRIED = ("FAILED", "TIMED_OUT")
 _TERMINAL = ("COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED",
              "SKIPPED", "COMPLETED_WITH_ERRORS")
-SYSTEM_TYPES = ("JSON_JQ_TRANSFORM", "FORK", "FORK_JOIN_DYNAMIC", "JOIN", "HTTP")
+SYSTEM_TYPES = ("JSON_JQ_TRANSFORM", "FORK", "FORK_JOIN_DYNAMIC", "JOIN", "HTTP", "SUB_WORKFLOW")
 
 
 def _now() -> int:
@@ -147,6 +152,7 @@ class ConductorState:
         self.external: dict[str, Any] = {}  # external payload storage: path -> payload
         self.post_overwrite = post_overwrite
         self.writes: list[tuple[str, str]] = []  # (method, what): metadata writes, for tests
+        self._deciding: set[str] = set()  # workflows being decided (a child ends inside)
 
     # --- metadata ---------------------------------------------------------------------------
     def put_task_def(self, task_def: dict, *, update: bool = False) -> None:
@@ -190,7 +196,7 @@ class ConductorState:
         return self.workflow_defs[(name, version if version is not None else versions[-1])]
 
     # --- execution ----------------------------------------------------------------------------
-    def start(self, request: dict) -> str:
+    def start(self, request: dict, *, parent: tuple[str, str] | None = None) -> str:
         name, version = request.get("name"), request.get("version")
         definition = self.get_workflow_def(name, int(version) if version else None)
         workflow_id = str(uuid.uuid4())
@@ -201,7 +207,8 @@ class ConductorState:
             "output": {}, "createTime": _now(), "endTime": 0, "reasonForIncompletion": None,
             "correlationId": request.get("correlationId"),
             "taskToDomain": request.get("taskToDomain") or {},
-            "tasks": [], "_def": definition, "_next": 0}
+            "tasks": [], "_def": definition, "_next": 0, "_parent": parent,
+            "parentWorkflowId": parent[0] if parent else None}
         self.decide(workflow_id)
         return workflow_id
 
@@ -307,6 +314,10 @@ class ConductorState:
         for task in workflow["tasks"]:
             if task["status"] in ("SCHEDULED", "IN_PROGRESS"):
                 task.update(status="CANCELED", endTime=_now())
+                if task.get("subWorkflowId"):
+                    self.terminate(task["subWorkflowId"], "parent ended")
+        if workflow["_parent"]:
+            self._child_ended(workflow)
         self.changed.notify_all()
 
     def _handle_failures(self, workflow: dict) -> bool:
@@ -330,6 +341,15 @@ class ConductorState:
         return True
 
     def decide(self, workflow_id: str) -> None:
+        if workflow_id in self._deciding:
+            return
+        self._deciding.add(workflow_id)
+        try:
+            self._decide(workflow_id)
+        finally:
+            self._deciding.discard(workflow_id)
+
+    def _decide(self, workflow_id: str) -> None:
         workflow = self.workflows[workflow_id]
         self._check_timeouts(workflow)
         while workflow["status"] == "RUNNING" and self._handle_failures(workflow):
@@ -464,13 +484,41 @@ class ConductorState:
         if fork["status"] != "COMPLETED":  # refused for its size: the workflow fails
             return
         for forked in forked_defs:  # DeciderService.getTasksToBeScheduled: resolved again
-            self._schedule_simple(workflow, {k: v for k, v in forked.items()
-                                             if k != "taskDefinition"},
-                                  self.resolve(forked["inputParameters"], workflow))
+            spec_of = {k: v for k, v in forked.items() if k != "taskDefinition"}
+            inputs_of = self.resolve(forked["inputParameters"], workflow)
+            if forked["type"] == "SUB_WORKFLOW":
+                self._sub_workflow(workflow, spec_of, inputs_of)
+            else:
+                self._schedule_simple(workflow, spec_of, inputs_of)
         workflow["_next"] += 1
         self._new_task(workflow, join_spec,
                        {"joinOn": [f["taskReferenceName"] for f in forked_defs]},
                        status="IN_PROGRESS")
+
+    def _sub_workflow(self, workflow: dict, spec: dict, inputs: dict) -> None:
+        """SubWorkflowTaskMapper + SubWorkflow: the task IN_PROGRESS while the child runs with
+        the resolved inputs; it ends as the child ends, its output the child's output."""
+        params = spec.get("subWorkflowParam") or {}
+        task = self._new_task(workflow, spec, inputs, status="IN_PROGRESS")
+        task["startTime"] = _now()
+        child = self.start({"name": params.get("name"), "version": params.get("version"),
+                            "input": inputs, "correlationId": workflow["correlationId"],
+                            "taskToDomain": workflow["taskToDomain"]},
+                           parent=(workflow["workflowId"], task["taskId"]))
+        task["subWorkflowId"] = child
+
+    def _child_ended(self, child: dict) -> None:
+        parent_id, task_id = child["_parent"]
+        task = self.tasks[task_id]
+        if task["status"] != "IN_PROGRESS":
+            return
+        status = {"COMPLETED": "COMPLETED", "TIMED_OUT": "TIMED_OUT",
+                  "TERMINATED": "CANCELED"}.get(child["status"], "FAILED")
+        task.update(status=status, endTime=_now(),
+                    reasonForIncompletion=child["reasonForIncompletion"])
+        self._set_output(task, {**child["output"], "subWorkflowId": child["workflowId"]})
+        if parent_id not in self._deciding:
+            self.decide(parent_id)
 
     def _check_join(self, workflow: dict, join: dict) -> bool:
         """Join.java: done when every fork's latest attempt COMPLETED (a failed one ends the

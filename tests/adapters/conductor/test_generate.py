@@ -12,6 +12,7 @@ from pesto_factory.adapters.conductor import (
     TaskSettings,
     generate_task_def,
     generate_workflow,
+    generate_workflows,
     task_name,
 )
 from pesto_factory.adapters.conductor.register import to_model
@@ -238,3 +239,30 @@ def test_a_step_id_clashing_with_generated_names_is_refused():
     pipeline = parse_pipeline(SPEC.replace("split_x", "sp__lit"))
     with pytest.raises(GenerationError, match="step id 'sp__lit' contains '__'"):
         generate_workflow(pipeline, DESCRIBES)
+
+
+def test_chunks_of_batches_run_as_sub_workflows():
+    pipeline = parse_pipeline(SPEC.replace("split_x", "first"))
+    child, main = generate_workflows(pipeline, DESCRIBES, version=3,
+                                     options={"batch_size": 10, "sub_workflow_forks": 5})
+    assert (child["name"], child["version"]) == ("squares__each", 3)
+    result = _jq(_task(main, "each__fork"), **{**_task(main, "each__fork")["inputParameters"],
+                                               "template": {}, "items": list(range(120))})
+    assert result["tasks"][2] == {"name": "squares__each", "taskReferenceName": "each__2",
+                                  "type": "SUB_WORKFLOW",
+                                  "subWorkflowParam": {"name": "squares__each", "version": 3}}
+    assert result["inputs"]["each__2"] == {"items": "${split.output.items[100:150]}",
+                                           "offset": 100, "template": {}}
+    prep = _task(child, "each__fork")["inputParameters"]
+    assert (prep["items"], prep["base"], prep["maxForks"]) == (
+        "${workflow.input.items}", "${workflow.input.offset}", 5)
+    inside = _jq(_task(child, "each__fork"), **{**prep, "items": list(range(20)), "base": 100,
+                                                 "template": {}})
+    assert inside["inputs"]["each__1"]["__pesto_batch"]["items"] == \
+        "${workflow.input.items[10:20]}"
+    assert inside["inputs"]["each__1"]["__pesto_batch"]["offset"] == 110
+    join = {"each__1": {"offset": 50, "batches": {"each__0": {"offset": 50, "manifest": "b"}}},
+            "each__0": {"offset": 0, "batches": {"each__1": {"offset": 10, "manifest": "a2"},
+                                                 "each__0": {"offset": 0, "manifest": "a1"}}}}
+    assert _jq(_task(main, "each__collect_y"), join=join)["__pesto_manifests"] == [
+        "a1", "a2", "b"]

@@ -8,9 +8,10 @@ import pytest
 from pesto_factory.adapters.conductor import (
     TaskSettings,
     generate_task_defs,
-    generate_workflow,
+    generate_workflows,
     task_name,
 )
+from pesto_factory.adapters.conductor.register import register
 from pesto_factory.adapters.conductor.worker import register_definitions
 from pesto_factory.adapters.pipeline import load_pipeline
 
@@ -27,9 +28,11 @@ def squares(conductor, squares_services, describes, tmp_path):
     pipeline = load_pipeline(SQUARES, describes=describes)
     register_definitions(conductor.configuration(), generate_task_defs(describes, settings=FAST))
     for name, options in (("inline", {"batch_size": 2, "fan_in": "inline"}),
-                          ("manifest", {"batch_size": 2})):
-        workflow = generate_workflow(pipeline, describes, settings=FAST, options=options)
-        register_definitions(conductor.configuration(), [], {**workflow, "name": name})
+                          ("manifest", {"batch_size": 2}),
+                          ("chunks", {"batch_size": 1, "sub_workflow_forks": 2})):
+        *chunk, workflow = generate_workflows(pipeline, describes, settings=FAST,
+                                              options=options)
+        register(conductor.configuration(), [], [*chunk, {**workflow, "name": name}])
     urls = {task_name(describes[name]): url for name, url in squares_services.items()}
     with running_workers(conductor, urls, thread_count=3,
                          manifests=(tmp_path / "manifests").as_uri()):
@@ -40,7 +43,7 @@ def _tasks(workflow: dict, prefix: str) -> list[dict]:
     return [t for t in workflow["tasks"] if t["referenceTaskName"].startswith(prefix)]
 
 
-@pytest.mark.parametrize("fan_in", ["inline", "manifest"])
+@pytest.mark.parametrize("fan_in", ["inline", "manifest", "chunks"])
 def test_items_fan_in_in_item_order_and_the_join_waits_for_every_fork(squares, tmp_path,
                                                                        fan_in):
     latch = tmp_path / "latch"
@@ -53,9 +56,17 @@ def test_items_fan_in_in_item_order_and_the_join_waits_for_every_fork(squares, t
         finished = output["finished"]
         assert finished == sorted(finished, reverse=True)  # item 2 ended first, listed last
     else:  # a run's output of a fan-out is its manifests (docs/conductor.md)
-        assert len(output["finished"]["__pesto_manifests"]) == 2
+        batches = 3 if fan_in == "chunks" else 2
+        assert len(output["finished"]["__pesto_manifests"]) == batches
     forks = [t for t in _tasks(workflow, "squares__") if t["referenceTaskName"][-1].isdigit()]
     assert sorted(t["referenceTaskName"] for t in forks) == ["squares__0", "squares__1"]
+    if fan_in == "chunks":  # two sub-workflows of 2 and 1 items, batches of 1 in each
+        assert [f["taskType"] for f in forks] == ["SUB_WORKFLOW"] * 2
+        children = [squares.workflow(f["subWorkflowId"]) for f in forks]
+        assert [len([t for t in _tasks(c, "squares__") if t["referenceTaskName"][-1].isdigit()])
+                for c in children] == [2, 1]
+        assert children[1]["tasks"][2]["inputData"]["__pesto_batch"]["offset"] == 2
+        return
     fork = next(t for t in workflow["tasks"] if t["referenceTaskName"] == "squares")
     assert fork["taskType"] == "FORK" and fork["inputData"]["forkedTasks"] == [
         "squares__0", "squares__1"]
