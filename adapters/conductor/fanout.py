@@ -13,6 +13,10 @@ fan-in of their outputs in item order, inline or by manifest.
                                     `manifest`: `{"__pesto_manifests": [URI...], "path": PATH}`,
                                     expanded by the reading step's worker.
 
+With `sub_workflow_forks: K` the forks of STEP are SUB_WORKFLOW tasks, one per chunk of K
+batches, each running `chunk_workflow` (the same prep / FORK / JOIN over its slice; output
+`{offset, batches}`), and the collector reads the batches through the chunks.
+
 Sizes (S = the list, n = items): the prep task's input holds the list once (as the step that
 made it does); every other payload holds O(forks) small entries, bounded by `max_forks`; a
 batch's input holds `batch` items. A forked task never carries a description (its TaskDef is

@@ -108,3 +108,33 @@ def test_a_terminated_workflow_cancels_its_job(conductor, squares_services, desc
         assert state.status is JobStatus.CANCELLED
     finally:
         _kill(worker)
+
+
+def test_a_synchronous_call_longer_than_the_response_timeout_keeps_its_lease(
+        conductor, squares_services, describes, write_spec, tmp_path):
+    from pesto_factory.adapters.conductor import (
+        TaskSettings,
+        generate_task_defs,
+        generate_workflow,
+    )
+    from pesto_factory.adapters.conductor.worker import register_definitions
+    from pesto_factory.adapters.pipeline import load_pipeline
+
+    spec = write_spec(SPEC.replace("    conductor: {long: true, callback_after_seconds: 1}\n", ""))
+    square = {"square": describes["square"]}
+    settings = TaskSettings(response_timeout_seconds=2, timeout_seconds=120, retry_count=0)
+    register_definitions(conductor.configuration(), generate_task_defs(square, settings=settings),
+                         generate_workflow(load_pipeline(spec, describes=square), square,
+                                           settings=settings))
+    hold = tmp_path / "hold"
+    hold.touch()
+    with running_workers(conductor, {task_name(describes["square"]): squares_services["square"]}):
+        workflow_id = conductor.start("long", {"hold": str(hold)})
+        # the SDK's heartbeats (extendLease) move updateTime on: 4 s in, the 2 s timeout passed
+        wait_until(lambda: (t := conductor.workflow(workflow_id)["tasks"][0])["status"] ==
+                   "IN_PROGRESS" and t["updateTime"] - t["startTime"] >= 4000, timeout=60,
+                   what="two lease extensions")
+        hold.unlink()
+        workflow = conductor.wait(workflow_id, timeout=60)
+    assert workflow["status"] == "COMPLETED", workflow["reasonForIncompletion"]
+    assert [t["retryCount"] for t in workflow["tasks"]] == [0]  # one attempt, never timed out
