@@ -295,6 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = sorted((set(threads_by) | set(domain_by) | set(args.long)) - set(urls))
     if unknown:
         parser.error(f"{unknown[0]!r} is not a --service name")
+    try:
+        open_store(args.manifests or default_root())
+    except ValueError as error:
+        parser.error(f"--manifests: {error}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         describes = service_describes(urls, token=args.token)
@@ -303,12 +307,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     configuration = Configuration(server_api_url=args.conductor)
     if args.register:
-        from pesto_factory.adapters.conductor.register import RegistrationError, register_path
+        from pesto_factory.adapters.conductor.register import register_path
+        from pesto_factory.schemas.errors import PestoError
 
         try:
             for line in register_path(configuration, args.register, describes=describes):
                 log.info("%s", line)
-        except RegistrationError as error:
+        except PestoError as error:  # a bad spec, a refused definition, no server
             print(f"error: {error}", file=sys.stderr)
             return 1
     names = {name: task_name(describe) for name, describe in describes.items()}
