@@ -124,6 +124,7 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, output_dir: P
                 for name, client in clients.items():
                     if isinstance(client, ReplicaSet):  # how the calls were spread
                         services_info[name]["replicas"] = dict(client.split())
+                        services_info[name]["resent"] = client.resent
                 for client in clients.values():
                     client.close()
             files = publish_outputs(outputs, output_dir)
