@@ -53,7 +53,7 @@ class ProcessingService:
         self.single_image_output = _single_image_output(project.output_schema)
         self.policy = InputPolicy.from_settings(settings)
         self.metrics = ServiceMetrics()
-        self.store = JobStore(settings.state_dir / "jobs.sqlite")
+        self.store = JobStore(settings.state_dir / "jobs.sqlite", object_root=settings.output_uri)
         self.pool = WorkerPool(
             project_root=str(project.root), profiles=project.profiles, policy=self.policy,
             workers=settings.workers, queue_size=settings.queue,
@@ -221,7 +221,7 @@ def _single_image_output(output_schema: dict[str, Any]) -> str | None:
 
 
 def _result_file(output_file: Any) -> ResultFile:
-    return ResultFile(name=output_file.name, path=str(Path(output_file.path)),
+    return ResultFile(name=output_file.name, path=str(output_file.path),  # a path or s3:// URI
                       media_type=output_file.media_type)
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "iter_object",
     "endpoint_of",
     "explain_read_failure",
+    "from_vsi",
     "is_object_uri",
     "upload",
 ]
@@ -97,14 +98,14 @@ class BucketNotFound(UnprocessableInput):
 
 @dataclass(frozen=True)
 class ObjectLocation:
-    """`scheme://bucket/key`, checked when built: a bucket and a non-empty key."""
+    """`scheme://bucket/key`, checked when built; an empty key is the bucket's root (a prefix)."""
 
     scheme: str
     bucket: str
     key: str
 
     def __post_init__(self) -> None:
-        if self.scheme not in OBJECT_SCHEMES or not self.bucket or not self.key:
+        if self.scheme not in OBJECT_SCHEMES or not self.bucket:
             raise ValueError(f"not an object location: {self.scheme}://{self.bucket}/{self.key}")
 
     @classmethod
@@ -121,8 +122,17 @@ class ObjectLocation:
         return f"{OBJECT_SCHEMES[self.scheme]}{self.bucket}/{self.key}"
 
     def child(self, *names: str) -> ObjectLocation:
-        key = "/".join([self.key.rstrip("/"), *(n.strip("/") for n in names)])
+        key = "/".join(p for p in (self.key.strip("/"), *(n.strip("/") for n in names)) if p)
         return ObjectLocation(self.scheme, self.bucket, key)
+
+
+def from_vsi(path: str) -> ObjectLocation | None:
+    """The object location a GDAL path `/vsis3/bucket/key` names (None for other paths)."""
+    for scheme, prefix in OBJECT_SCHEMES.items():
+        if path.startswith(prefix):
+            bucket, _, key = path[len(prefix):].partition("/")
+            return ObjectLocation(scheme, bucket, key)
+    return None
 
 
 def is_object_uri(value: str) -> bool:
@@ -298,10 +308,13 @@ def _reachable(scheme: str) -> bool:
         return False
 
 
-def _gdal_cause(exc: BaseException) -> CPLE_BaseError | None:
-    """The GDAL error under a rasterio one (rasterio chains it as cause or context)."""
-    seen: Iterator[BaseException | None] = (e for e in (exc, exc.__cause__, exc.__context__))
-    return next((e for e in seen if isinstance(e, CPLE_BaseError)), None)
+def _gdal_cause(exc: BaseException | None) -> CPLE_BaseError | None:
+    """The GDAL error under a rasterio one (chained as cause or context, maybe twice)."""
+    for _ in range(6):
+        if exc is None or isinstance(exc, CPLE_BaseError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _http_status(cause: CPLE_BaseError | None) -> int | None:

@@ -3,6 +3,10 @@
 Only asynchronous jobs are stored (a synchronous caller sees a failure directly). Writes happen
 at state changes, so a killed service loses no accepted job: on the next start every job still
 ACCEPTED or RUNNING is marked FAILED as interrupted.
+
+When outputs go to an object store, a job's objects live under `<object root>/<job id>/`:
+removing a job's results (DELETE, retention, failure) deletes that prefix too, in a background
+thread so that no store round trip ever runs on the event loop.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -40,8 +45,11 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 class JobStore:
     """Jobs by id, safe to call from the event loop and from threads (one lock, short writes)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, object_root: str | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._object_root = object_root.rstrip("/") if object_root else None
+        self._cleaner = ThreadPoolExecutor(1, thread_name_prefix="object-cleanup") \
+            if object_root else None
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -49,6 +57,8 @@ class JobStore:
         self._lock = threading.Lock()
 
     def close(self) -> None:
+        if self._cleaner is not None:
+            self._cleaner.shutdown(wait=True)
         with self._lock:
             self._db.close()
 
@@ -118,7 +128,17 @@ class JobStore:
         directory = self.output_dir(job_id)
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
+        self.remove_objects(job_id)
         self._execute("UPDATE jobs SET outputs = NULL, files = NULL WHERE id = ?", (job_id,))
+
+    def remove_objects(self, job_id: str) -> Future | None:
+        """Delete the job's objects in the store (in the background); None without a store."""
+        if self._cleaner is None:
+            return None
+        from pesto_factory.runtime.imageio.objectstore import ObjectLocation, delete_prefix
+
+        prefix = ObjectLocation.parse(f"{self._object_root}/").child(job_id)
+        return self._cleaner.submit(delete_prefix, prefix)
 
     def delete(self, job_id: str) -> None:
         self.remove_results(job_id)

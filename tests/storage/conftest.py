@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from tests.storage.seaweed import BUCKET, SeaweedFS, start_seaweedfs
 
-__all__ = ["BUCKET"]
+__all__ = ["BUCKET", "aws_environment"]
 
 _AWS_VARIABLES = ("AWS_S3_ENDPOINT", "AWS_HTTPS", "AWS_VIRTUAL_HOSTING", "AWS_REGION",
                   "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
@@ -24,21 +25,28 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
     server.stop()
 
 
-@pytest.fixture
-def s3_env(seaweed: SeaweedFS) -> Iterator[dict[str, str]]:
-    """The writer's AWS variables, set in this process (GDAL reads the environment) and given
-    to services the test starts; restored afterwards."""
-    saved = {name: os.environ.get(name) for name in _AWS_VARIABLES}
-    env = seaweed.env("writer")
+@contextmanager
+def aws_environment(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """These AWS variables (and no other) in this process for a block: GDAL reads them."""
+    saved = {name: os.environ.get(name) for name in (*_AWS_VARIABLES, *env)}
     for name in _AWS_VARIABLES:
         os.environ.pop(name, None)
     os.environ.update(env)
-    yield env
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    try:
+        yield env
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture
+def s3_env(seaweed: SeaweedFS) -> Iterator[dict[str, str]]:
+    """The writer's AWS variables, set in this process and given to services the test starts."""
+    with aws_environment(seaweed.env("writer")) as env:
+        yield env
 
 
 @pytest.fixture
