@@ -128,7 +128,7 @@ class ProcessingService:
             outcome: JobOutcome = await future
         except PestoError as exc:
             status = JobStatus.CANCELLED if isinstance(exc, JobCancelled) else JobStatus.FAILED
-            self.store.finish(job_id, status, message=exc.message)
+            self.store.finish(job_id, status, message=exc.message, retryable=exc.retryable)
             # no half-written output survives a job that did not succeed
             self.store.remove_results(job_id)
             self.metrics.job_finished("async", _outcome_label(exc), time.monotonic() - started)

@@ -20,15 +20,19 @@ from pesto_factory.adapters.local.engine import (
 from pesto_factory.adapters.local.run import RunFailed, cpu_count, run_pipeline
 from pesto_factory.adapters.local.services import LocalService, LocalServices, ServiceStartFailed
 from pesto_factory.adapters.local.summary import (
+    OBJECT_SCHEMES,
     SUMMARY_NAME,
     RunSummary,
     clear_previous_run,
+    object_outputs,
     publish_outputs,
     write_summary,
 )
 
 __all__ = [
+    "OBJECT_SCHEMES",
     "SUMMARY_NAME",
+    "object_outputs",
     "LocalService",
     "LocalServices",
     "PipelineEngine",

@@ -71,6 +71,8 @@ def status_body(job: Job, base: str) -> dict[str, Any]:
     }
     if job.message:
         body["message"] = job.message
+    if job.retryable:
+        body["retryable"] = True  # failed for a passing cause: the same job may succeed later
     return body
 
 

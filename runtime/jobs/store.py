@@ -36,10 +36,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished REAL,
     outputs TEXT,
     files TEXT,
-    output_dir TEXT
+    output_dir TEXT,
+    retryable INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 """
+_COLUMNS_ADDED = {"retryable": "ALTER TABLE jobs ADD COLUMN retryable INTEGER NOT NULL DEFAULT 0"}
 
 
 class JobStore:
@@ -54,6 +56,10 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for name, statement in _COLUMNS_ADDED.items():  # a store from an older version
+            if name not in columns:
+                self._db.execute(statement)
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -107,15 +113,15 @@ class JobStore:
 
     def finish(
         self, job_id: str, status: JobStatus, *, message: str | None = None,
-        outputs: Any = None, files: tuple[ResultFile, ...] = (),
+        outputs: Any = None, files: tuple[ResultFile, ...] = (), retryable: bool = False,
     ) -> None:
         """Record the end of a job; a job already finished (e.g. cancelled) keeps its state."""
         progress = 100 if status is JobStatus.SUCCEEDED else None
         self._execute(
             "UPDATE jobs SET status = ?, message = ?, finished = ?, outputs = ?, files = ?,"
-            " progress = COALESCE(?, progress) WHERE id = ? AND status IN (?, ?)",
+            " progress = COALESCE(?, progress), retryable = ? WHERE id = ? AND status IN (?, ?)",
             (status.value, message, time.time(), json.dumps(outputs) if outputs is not None else None,
-             json.dumps([asdict(f) for f in files]), progress, job_id,
+             json.dumps([asdict(f) for f in files]), progress, int(retryable), job_id,
              JobStatus.ACCEPTED.value, JobStatus.RUNNING.value),
         )
 
@@ -165,7 +171,8 @@ class JobStore:
 
 
 def _row_to_job(row: tuple) -> Job:
-    (job_id, status, progress, message, created, started, finished, outputs, files, _dir) = row
+    (job_id, status, progress, message, created, started, finished, outputs, files, _dir,
+     retryable) = row
     return Job(
         id=job_id,
         status=JobStatus(status),
@@ -176,4 +183,5 @@ def _row_to_job(row: tuple) -> Job:
         finished=finished,
         outputs=json.loads(outputs) if outputs else None,
         files=tuple(ResultFile(**f) for f in json.loads(files)) if files else (),
+        retryable=bool(retryable),
     )
