@@ -127,10 +127,12 @@ class SeaweedFS:
         return [(e["FullPath"], bool(e["Mode"] & (1 << 31))) for e in entries]
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL after a short grace: its data is temporary (weed takes ~20 s
+        to wind its servers down on SIGTERM)."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=20)

@@ -88,3 +88,19 @@ def test_read_failures(seaweed, s3_env, prefix, cog, identity, key, error, named
     explained = explain_read_failure(location, caught.value)
     assert type(explained) is error or isinstance(explained, error)
     assert named.format(prefix=prefix) in explained.message
+
+
+def test_retention_deletes_the_jobs_objects(s3_env, seaweed, prefix, cog, tmp_path):
+    import time
+
+    from pesto_factory.runtime.jobs.models import JobStatus
+    from pesto_factory.runtime.jobs.store import JobStore
+
+    store = JobStore(tmp_path / "jobs.sqlite", object_root=f"s3://{BUCKET}/{prefix}")
+    for job_id in ("old", "kept"):
+        store.add(job_id, tmp_path / job_id)
+        upload(cog[0], ObjectLocation("s3", BUCKET, f"{prefix}/{job_id}/a.tif"))
+    store.finish("old", JobStatus.SUCCEEDED)
+    assert store.purge_finished_before(time.time() + 1) == 1
+    store.close()  # waits for the background deletions
+    assert seaweed.keys(BUCKET, prefix) == [f"{prefix}/kept/a.tif"]
