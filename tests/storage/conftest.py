@@ -7,12 +7,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO, RunningService, start_service
 from tests.storage.seaweed import BUCKET, SeaweedFS, start_seaweedfs
 
-__all__ = ["BUCKET", "aws_environment"]
+__all__ = ["BUCKET", "aws_environment", "start_private_services"]
 
 _AWS_VARIABLES = ("AWS_S3_ENDPOINT", "AWS_HTTPS", "AWS_VIRTUAL_HOSTING", "AWS_REGION",
                   "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
@@ -58,3 +60,32 @@ def prefix() -> str:
 @pytest.fixture
 def s3_root(prefix: str) -> str:
     return f"s3://{BUCKET}/{prefix}"
+
+
+@pytest.fixture
+def crop(tmp_path: Path) -> Path:
+    """The real Sentinel-2 crop as a local GeoTIFF (skips without it)."""
+    from pesto_factory.packager.samples import default_crop_path, write_sentinel2_crop
+
+    source = default_crop_path()
+    if not source.is_file():
+        pytest.skip(f"real Sentinel-2 crop not found at {source} (set PESTO_SENTINEL2_CROP)")
+    return write_sentinel2_crop(source, tmp_path / "crop").image
+
+
+def start_private_services(seaweed: SeaweedFS, root: Path, prefix: str) -> dict[str, RunningService]:
+    """The chain's three services, each with a folder of its own and its images under
+    s3://BUCKET/<prefix>/<service>/; none may read a local file (no input root)."""
+    started: dict[str, RunningService] = {}
+    try:
+        for name, workers in (("tiling", 1), ("cloud-detection", 2), ("merge", 1)):
+            started[name] = start_service(
+                REPO / "examples" / name, root / name / "state",
+                env={**seaweed.env("writer"), "PESTO_INPUT_ROOTS": "",
+                     "PESTO_OUTPUT_ROOT": f"s3://{BUCKET}/{prefix}/{name}",
+                     "PESTO_REMOTE_HOSTS": BUCKET, "PESTO_WORKERS": str(workers)})
+    except BaseException:
+        for service in started.values():
+            service.stop(kill=True)
+        raise
+    return started

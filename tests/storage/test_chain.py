@@ -24,16 +24,6 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")]
 
 
-@pytest.fixture
-def crop(tmp_path: Path) -> Path:
-    from pesto_factory.packager.samples import default_crop_path, write_sentinel2_crop
-
-    source = default_crop_path()
-    if not source.is_file():
-        pytest.skip(f"real Sentinel-2 crop not found at {source} (set PESTO_SENTINEL2_CROP)")
-    return write_sentinel2_crop(source, tmp_path / "crop").image
-
-
 def test_the_chain_through_s3_equals_the_detector(crop, seaweed, s3_env, prefix, tmp_path,
                                                   monkeypatch, capsys):
     scene = ObjectLocation("s3", BUCKET, f"{prefix}/in/{crop.name}")

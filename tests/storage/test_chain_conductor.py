@@ -14,43 +14,14 @@ from pesto_factory.adapters.conductor.worker import register_definitions
 from pesto_factory.runtime.imageio.objectstore import ObjectLocation, upload
 
 from tests.adapters.conductor.conftest import conductor, running_workers  # noqa: F401
-from tests.conftest import start_service
 from tests.examples.conftest import whole_scene_mask
-from tests.storage.conftest import BUCKET
+from tests.storage.conftest import BUCKET, start_private_services
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / "workflows"
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")]
-
-
-def start_private_services(seaweed, root: Path, prefix: str) -> dict:
-    """The chain's services, each with a folder of its own and its images under
-    s3://BUCKET/<prefix>/<service>/; none may read a local file."""
-    started = {}
-    try:
-        for name, workers in (("tiling", 1), ("cloud-detection", 2), ("merge", 1)):
-            started[name] = start_service(
-                REPO / "examples" / name, root / name / "state",
-                env={**seaweed.env("writer"), "PESTO_INPUT_ROOTS": "",
-                     "PESTO_OUTPUT_ROOT": f"s3://{BUCKET}/{prefix}/{name}",
-                     "PESTO_REMOTE_HOSTS": BUCKET, "PESTO_WORKERS": str(workers)})
-    except BaseException:
-        for service in started.values():
-            service.stop(kill=True)
-        raise
-    return started
-
-
-@pytest.fixture
-def crop(tmp_path: Path) -> Path:
-    from pesto_factory.packager.samples import default_crop_path, write_sentinel2_crop
-
-    source = default_crop_path()
-    if not source.is_file():
-        pytest.skip(f"real Sentinel-2 crop not found at {source} (set PESTO_SENTINEL2_CROP)")
-    return write_sentinel2_crop(source, tmp_path / "crop").image
 
 
 def test_the_conductor_workflow_through_s3(crop, seaweed, s3_env, prefix, tmp_path,
