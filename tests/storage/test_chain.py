@@ -1,7 +1,8 @@
 """The cloud-mask chain with nothing shared but the store: each service a separate process with
 its own state and an empty folder of its own, no input root but none (so any file:// reference
 passed between services fails), every image through the S3 server; the merged mask equals
-the detector's on the whole real crop."""
+the detector's on the whole scene (the real crop, and a generated scene given in the spec's
+`output:` instead of --output)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,23 @@ def test_the_chain_through_s3_equals_the_detector(crop, seaweed, s3_env, prefix,
     run_dir = Path(json.loads(printed.out)["summary"]).parent
     staged = [p for p in (run_dir / "services").rglob("outputs/**/*") if p.is_file()]
     assert staged == []
+
+
+def test_a_generated_scene_with_the_output_in_the_spec(seaweed, s3_env, prefix, tmp_path):
+    from pesto_factory.adapters.local import run_pipeline
+    from pesto_factory.adapters.pipeline import load_pipeline
+    from pesto_factory.packager.samples import write_synthetic_scene
+
+    local = tmp_path / "scene.tif"
+    write_synthetic_scene(local, height=600, width=520, seed=4, dtype="uint16")
+    scene = ObjectLocation("s3", BUCKET, f"{prefix}/in/scene.tif")
+    upload(local, scene)
+    spec = tmp_path / "cloud_mask.yaml"
+    store = f"s3://{BUCKET}/{prefix}/spec-run/"
+    spec.write_text(SPEC.read_text().replace("../", f"{SPEC.parent.parent}/")
+                    + f"\noutput: {store}\n")
+    summary = run_pipeline(load_pipeline(spec), {"scene": scene.uri},
+                           output_dir=tmp_path / "run", parallel=2)
+    assert summary.store == store and summary.files["mask"].startswith(store + "merge/")
+    with rasterio.open(ObjectLocation.parse(summary.files["mask"]).vsi) as src:
+        np.testing.assert_array_equal(src.read(1), whole_scene_mask(local))
