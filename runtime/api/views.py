@@ -26,6 +26,7 @@ async def image_response(location: str, *, media_type: str, what: str) -> Respon
     object is opened first, so a missing one is a clean 404/422/503, not a broken stream)."""
     from pesto_factory.runtime.imageio.objectstore import (
         ObjectLocation,
+        ObjectNotFound,
         is_object_uri,
         iter_object,
     )
@@ -33,7 +34,10 @@ async def image_response(location: str, *, media_type: str, what: str) -> Respon
     if is_object_uri(location):
         source = ObjectLocation.parse(location)
         chunks = iter_object(source)
-        first = await run_in_threadpool(next, chunks, b"")  # the store is not the loop's
+        try:
+            first = await run_in_threadpool(next, chunks, b"")  # the store is not the loop's
+        except ObjectNotFound:
+            raise NotFound(f"{what} was removed from storage ({location})") from None
 
         def body():
             yield first

@@ -51,6 +51,7 @@ __all__ = [
     "OBJECT_SCHEMES",
     "BucketNotFound",
     "ObjectLocation",
+    "ObjectNotFound",
     "StoreAccessDenied",
     "StoreUnavailable",
     "delete_object",
@@ -94,6 +95,10 @@ class StoreAccessDenied(Forbidden):
 
 class BucketNotFound(UnprocessableInput):
     """A location names a bucket the store does not have."""
+
+
+class ObjectNotFound(UnprocessableInput):
+    """A location names a key its bucket does not have."""
 
 
 @dataclass(frozen=True)
@@ -280,7 +285,7 @@ def _bucket_missing(location: ObjectLocation) -> PestoError:
 
 
 def _object_missing(location: ObjectLocation) -> PestoError:
-    return UnprocessableInput(
+    return ObjectNotFound(
         f"object {location.key!r} does not exist in bucket {location.bucket!r} ({location.uri})")
 
 

@@ -86,6 +86,17 @@ def test_async_result_streams_from_the_store_and_delete_removes_it(pair, seaweed
                what="the job's objects to be deleted")
 
 
+def test_a_result_removed_from_the_store_is_404(pair, scene, s3_env):
+    from pesto_factory.runtime.imageio.objectstore import delete_object
+
+    job_id = _run_job(pair, {"image": scene[0]})
+    with pair.client() as client:
+        copy = {r["id"]: r["value"] for r in client.get(f"/jobs/{job_id}/results").json()}["copy"]
+        assert delete_object(ObjectLocation.parse(copy))
+        response = client.get(f"/jobs/{job_id}/results/copy")
+    assert response.status_code == 404 and copy in response.json()["message"]
+
+
 def test_a_failed_job_leaves_no_object(pair, seaweed, scene, module_prefix):
     job_id = _run_job(pair, {"image": scene[0], "mode": "broken"}, expect="FAILED")
     # the copy was uploaded before the quicklook broke the schema: it is gone again
