@@ -103,6 +103,17 @@ def test_a_failed_job_leaves_no_object(pair, seaweed, scene, module_prefix):
     assert seaweed.keys(BUCKET, f"{module_prefix}/out/{job_id}") == []
 
 
+def test_a_cancelled_job_leaves_no_object(pair, seaweed, scene, module_prefix, tmp_path):
+    gate = tmp_path / "gate"  # never opened: the job waits until it is cancelled
+    with pair.client() as client:
+        job_id = client.post("/jobs", json={"image": scene[0], "gate": str(gate)}).json()["jobId"]
+        wait_until(lambda: client.get(f"/jobs/{job_id}/status").json()["status"] == "RUNNING",
+                   timeout=60, what="the job to run")
+        assert client.delete(f"/jobs/{job_id}").status_code == 204
+        assert client.get(f"/jobs/{job_id}/status").json()["status"] == "CANCELLED"
+    assert seaweed.keys(BUCKET, f"{module_prefix}/out/{job_id}") == []
+
+
 def test_a_bucket_outside_remote_hosts_is_refused(pair):
     with pair.client() as client:
         response = client.post("/process", json={"image": "s3://elsewhere/scene.tif"})
