@@ -72,6 +72,7 @@ class SeaweedFS:
     s3_port: int
     filer_port: int
     master_port: int
+    grpc_ports: tuple[int, ...] = ()
     buckets: list[str] = field(default_factory=list)
 
     @property
@@ -136,6 +137,10 @@ class SeaweedFS:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=20)
+        # weed makes a unix socket per gRPC port in /tmp, whatever TMPDIR says: ours go too
+        for port in self.grpc_ports:
+            for socket_file in Path("/tmp").glob(f"seaweedfs-*-grpc-{port}.sock"):
+                socket_file.unlink(missing_ok=True)
 
 
 def start_seaweedfs(folder: Path, *, timeout: float = 90.0) -> SeaweedFS:
@@ -162,7 +167,8 @@ def start_seaweedfs(folder: Path, *, timeout: float = 90.0) -> SeaweedFS:
     log = folder / "weed.log"
     process = subprocess.Popen(args, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                start_new_session=True, cwd=folder)
-    server = SeaweedFS(process, folder, s3_port=s3, filer_port=filer, master_port=master)
+    server = SeaweedFS(process, folder, s3_port=s3, filer_port=filer, master_port=master,
+                       grpc_ports=tuple(port + 10000 for port in (master, volume, filer, s3)))
 
     def writable() -> bool:
         if process.poll() is not None:
