@@ -89,7 +89,8 @@ class ProcessingService:
 
     async def run_sync(self, payload: dict[str, Any], *, inline: bool) -> SyncResult:
         job_id = uuid.uuid4().hex
-        item = WorkItem(job_id, payload, str(self.outputs_dir / "sync" / job_id), inline)
+        item = WorkItem(job_id, payload, str(self.outputs_dir / "sync" / job_id), inline,
+                        object_prefix=self._object_prefix(f"sync/{job_id}"))
         started = time.monotonic()
         try:
             future = self.pool.submit(item)
@@ -107,7 +108,8 @@ class ProcessingService:
     def submit_async(self, payload: dict[str, Any], *, inline: bool) -> Job:
         job_id = str(uuid.uuid4())
         output_dir = self.outputs_dir / job_id
-        item = WorkItem(job_id, payload, str(output_dir), inline)
+        item = WorkItem(job_id, payload, str(output_dir), inline,
+                        object_prefix=self._object_prefix(job_id))
         job = self.store.add(job_id, output_dir)  # first: the pool may start it at once
         try:
             future = self.pool.submit(
@@ -121,6 +123,11 @@ class ProcessingService:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job
+
+    def _object_prefix(self, job_folder: str) -> str | None:
+        """Where a job's images go in the object store (PESTO_OUTPUT_ROOT=s3://...), if any."""
+        root = self.settings.output_uri
+        return f"{root}/{job_folder}" if root else None
 
     async def _record(self, job_id: str, future: asyncio.Future) -> None:
         started = time.monotonic()

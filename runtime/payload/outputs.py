@@ -2,7 +2,8 @@
 
 Images go under the job's output folder, or, when PESTO_OUTPUT_ROOT is an object store prefix
 (s3://bucket/prefix), are written there locally first and then uploaded to
-`<prefix>/<job folder>/<name>.tif`: the answer then names s3:// objects, never a local file.
+`<prefix>/<job id>/<name>.tif` (`<prefix>/sync/<id>/...` for a synchronous call): the answer
+then names s3:// objects, never a local file.
 """
 
 from __future__ import annotations
@@ -41,13 +42,13 @@ from pesto_factory.runtime.payload.schemacheck import (
 def encode_outputs(result: Any, output_schema: dict, out_dir: Path, *, inline: bool,
                    store: ObjectLocation | None = None) -> EncodedOutputs:
     """The algorithm's return value as JSON; images written into `out_dir` as COGs (or PNGs),
-    and uploaded under `store` (default: the configured output store, if any).
+    then, with a `store` prefix, uploaded under it (the local copies removed).
 
     Nothing written stays behind when the result breaks the output schema (AlgorithmFailed)
     or an upload fails: objects already uploaded for this result are deleted.
     """
     out_dir = Path(out_dir).resolve()
-    encoder = _OutputEncoder(out_dir, inline=inline, store=store or output_store(out_dir))
+    encoder = _OutputEncoder(out_dir, inline=inline, store=store)
     try:
         value = encoder.encode(result, output_schema)
         error = _first_error(value, output_schema)
@@ -137,19 +138,6 @@ class _OutputEncoder:
             else:
                 file.path.unlink(missing_ok=True)
         self.files.clear()
-
-
-def output_store(out_dir: Path) -> ObjectLocation | None:
-    """Where a job's images go in the store: PESTO_OUTPUT_ROOT's prefix + the job's folder
-    (`<job id>`, or `sync/<id>`) relative to the local outputs folder; None without a store."""
-    from pesto_factory.runtime.settings import get_settings
-
-    settings = get_settings()
-    if not settings.output_uri:
-        return None
-    local = settings.outputs_dir
-    relative = out_dir.relative_to(local).as_posix() if out_dir.is_relative_to(local) else out_dir.name
-    return ObjectLocation.parse(settings.output_uri + "/").child(relative)
 
 
 def _as_mapping(result: Any) -> Mapping[str, Any] | None:
