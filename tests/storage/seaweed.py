@@ -28,6 +28,10 @@ import httpx
 from tests.conftest import wait_until
 
 BUCKET = "pesto"
+#: A bucket anyone may read and write without credentials, and only it: the pods of the
+#: `podman kube play` test use it, because podman 4.3 cannot hand a Secret to a pod (a Secret
+#: played or created is refused as "not valid JSON"); on a cluster the pods read the Secret.
+OPEN_BUCKET = "pesto-open"
 
 IDENTITIES = {
     "writer": ("pestowriter", "writer-Secret-5e7a9c", ["Admin", "Read", "Write", "List", "Tagging"]),
@@ -157,9 +161,11 @@ def start_seaweedfs(folder: Path, *, timeout: float = 90.0) -> SeaweedFS:
     data = folder / "data"
     data.mkdir(parents=True, exist_ok=True)
     config = folder / "s3.json"
+    anonymous = {"name": "anonymous",
+                 "actions": [f"{action}:{OPEN_BUCKET}" for action in ("Read", "Write", "List")]}
     config.write_text(json.dumps({"identities": [
         {"name": name, "credentials": [{"accessKey": key, "secretKey": secret}], "actions": actions}
-        for name, (key, secret, actions) in IDENTITIES.items()]}))
+        for name, (key, secret, actions) in IDENTITIES.items()] + [anonymous]}))
     taken: set[int] = set()
     master, volume, filer, s3 = (_port_pair(taken) for _ in range(4))
     args = [
@@ -193,6 +199,7 @@ def start_seaweedfs(folder: Path, *, timeout: float = 90.0) -> SeaweedFS:
     try:
         wait_until(writable, timeout=timeout, interval=0.2, what="SeaweedFS to accept writes")
         server.create_bucket(BUCKET)
+        server.create_bucket(OPEN_BUCKET)
     except BaseException:
         server.stop()
         raise
