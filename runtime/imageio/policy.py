@@ -130,6 +130,8 @@ def _file_uri_path(uri: str, where: str) -> str:
             f"{where}file URI {uri!r} has a query or fragment",
             hint="percent-encode '?' and '#' in file names (%3F, %23)")
     path = unquote(parts.path)
+    if "\x00" in path:
+        raise BadRequest(f"{where}file URI {display_uri(uri)!r} encodes a NUL character (%00)")
     if not path.startswith("/"):
         raise BadRequest(f"{where}file URI {uri!r} has no absolute path")
     return path

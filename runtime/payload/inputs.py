@@ -81,10 +81,14 @@ def _check_location(kind: str, value: Any, policy: InputPolicy, field: str) -> N
         check_uri(value, policy, field=field)
 
 
-def body_to_payload(data: bytes, input_schema: dict, *,
+def body_to_payload(data: bytes | Path, input_schema: dict, *,
                     spool_dir: Path | None = None) -> dict[str, Any]:
-    """The payload of a raw image body: the service's one required image input, plus defaults."""
-    if not data:
+    """The payload of a raw image body: the service's one required image input, plus defaults.
+
+    `data` is the body's bytes, or the file the service already streamed it to (spooled).
+    """
+    empty = data.stat().st_size == 0 if isinstance(data, Path) else not data
+    if empty:
         raise BadRequest("the request body is empty: send the bytes of an image file")
     properties = input_schema.get("properties") or {}
     required = [name for name in input_schema.get("required", []) if name in properties]
@@ -165,7 +169,9 @@ def discard_spooled(payload: dict) -> None:
             Path(value.path).unlink(missing_ok=True)
 
 
-def _raw_image(data: bytes, spool_dir: Path | None) -> RawImage:
+def _raw_image(data: bytes | Path, spool_dir: Path | None) -> RawImage:
+    if isinstance(data, Path):
+        return RawImage(path=str(data))
     if spool_dir is None:
         return RawImage(bytes(data))
     spool_dir.mkdir(parents=True, exist_ok=True)

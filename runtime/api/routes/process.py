@@ -7,13 +7,12 @@ root, or inline as base64 with `?outputs=inline`.
 
 from __future__ import annotations
 
-import asyncio
-import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pesto_factory.runtime import payload as payload_mod
+from pesto_factory.runtime.api.body import read_json_body, spool_body
 from pesto_factory.runtime.api.deps import Service, base_url, require_token
 from pesto_factory.runtime.api.views import ImageFileResponse, accepted_response
 from pesto_factory.runtime.errors import AlgorithmFailed, BadRequest, NotAcceptable
@@ -53,25 +52,18 @@ def wants_image_bytes(request: Request, service: ProcessingService) -> bool:
 async def read_payload(request: Request, service: ProcessingService) -> dict[str, Any]:
     """The request's inputs, validated (schema, allowed URIs) before anything is queued."""
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    body = await request.body()
     if content_type == "application/octet-stream":
-        if not body:
-            raise BadRequest("empty request body: expected the image's bytes")
-        # Spooled to a file (off the event loop): the worker gets a path, not megabytes.
-        return await asyncio.to_thread(payload_mod.body_to_payload, body,
-                                       service.project.input_schema, spool_dir=service.spool_dir)
+        # Streamed to a spool file: the worker gets a path, the service never holds the body.
+        spooled = await spool_body(request, service.spool_dir)
+        try:
+            return payload_mod.body_to_payload(spooled, service.project.input_schema)
+        except BaseException:
+            spooled.unlink(missing_ok=True)
+            raise
     if content_type not in ("application/json", "") and not content_type.endswith("+json"):
         raise BadRequest(f"unsupported content type {content_type!r}",
                          hint="send application/json, or application/octet-stream for one image")
-    try:
-        payload = json.loads(body or b"null")
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc.msg} at line {exc.lineno},"
-                         f" column {exc.colno}") from None
-    except UnicodeDecodeError:
-        raise BadRequest("request body is not UTF-8 JSON") from None
-    except RecursionError:
-        raise BadRequest("request body is nested too deeply") from None
+    payload = await read_json_body(request)
     if not isinstance(payload, dict):
         raise BadRequest(f"request body must be a JSON object, not {type(payload).__name__}")
     service.check(payload)
