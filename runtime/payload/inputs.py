@@ -81,15 +81,9 @@ def _check_location(kind: str, value: Any, policy: InputPolicy, field: str) -> N
         check_uri(value, policy, field=field)
 
 
-def body_to_payload(data: bytes | Path, input_schema: dict, *,
-                    spool_dir: Path | None = None) -> dict[str, Any]:
-    """The payload of a raw image body: the service's one required image input, plus defaults.
-
-    `data` is the body's bytes, or the file the service already streamed it to (spooled).
-    """
-    empty = data.stat().st_size == 0 if isinstance(data, Path) else not data
-    if empty:
-        raise BadRequest("the request body is empty: send the bytes of an image file")
+def raw_body_input(input_schema: dict) -> str:
+    """The input a raw image body fills: the one required image input, the others having
+    defaults (BadRequest naming what is missing otherwise)."""
     properties = input_schema.get("properties") or {}
     required = [name for name in input_schema.get("required", []) if name in properties]
     images = [name for name in required
@@ -108,8 +102,21 @@ def body_to_payload(data: bytes | Path, input_schema: dict, *,
         raise BadRequest(
             f"a raw image body only carries {images[0]!r}, but this service also requires "
             f"{', '.join(others)}", hint="send a JSON body (application/json) with every input")
-    payload: dict[str, Any] = {images[0]: _raw_image(data, spool_dir)}
-    _apply_defaults(payload, input_schema, definitions)
+    return images[0]
+
+
+def body_to_payload(data: bytes | Path, input_schema: dict, *,
+                    spool_dir: Path | None = None) -> dict[str, Any]:
+    """The payload of a raw image body: the service's one required image input, plus defaults.
+
+    `data` is the body's bytes, or the file the service already streamed it to (spooled).
+    """
+    empty = data.stat().st_size == 0 if isinstance(data, Path) else not data
+    if empty:
+        raise BadRequest("the request body is empty: send the bytes of an image file")
+    image = raw_body_input(input_schema)
+    payload: dict[str, Any] = {image: _raw_image(data, spool_dir)}
+    _apply_defaults(payload, input_schema, input_schema.get("definitions") or {})
     return payload
 
 
