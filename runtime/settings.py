@@ -42,8 +42,10 @@ class Settings(BaseSettings):
         "the output root is always readable.")
     remote_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="When set (comma separated), the only http(s) hosts and s3/gs buckets "
-        "inputs may name; empty: any.")
+        description="Comma separated: the http(s) hosts inputs may be read from (host: its "
+        "default port; host:port: that port; '*': any, except loopback, link-local and "
+        "metadata addresses, which need their own entry); empty: no http(s) input. Also the "
+        "only s3/gs buckets inputs may name, when set.")
     output_compression: Literal["zstd", "none"] = Field(
         "zstd", description="Codec of image outputs (lossless either way): zstd, or none.")
     result_retention: float = Field(
@@ -53,10 +55,18 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None, description="Base URL for links, when the service sits behind a proxy.")
 
-    @field_validator("profiles", "input_roots", "remote_hosts", mode="before")
+    @field_validator("profiles", "input_roots", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("remote_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        """Commas only: an entry may be host:port."""
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @property
     def outputs_dir(self) -> Path:

@@ -45,6 +45,7 @@ from pesto_factory.runtime.imageio.locations import (
 from pesto_factory.runtime.imageio.policy import (
     REMOTE_SCHEMES,
     InputPolicy,
+    check_http_host,
     check_uri,
     display_uri,
     is_inline,
@@ -90,6 +91,7 @@ __all__ = [
     "ImageHeader",
     "InputPolicy",
     "check_base64",
+    "check_http_host",
     "check_uri",
     "cog_options",
     "decode_base64",

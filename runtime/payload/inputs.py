@@ -26,6 +26,7 @@ from pesto_factory.runtime.imageio import (
     read_image_ref,
     read_spooled,
 )
+from pesto_factory.runtime.imageio.egress import refused_hops_forbidden
 from pesto_factory.runtime.imageio.locations import (
     EITHER,
     LIST_OF,
@@ -198,10 +199,11 @@ def _read(node: ImageNode, value: Any, policy: InputPolicy, field: str) -> GeoIm
         finally:
             if value.path:
                 Path(value.path).unlink(missing_ok=True)
-    if node.header:
-        return read_header(value, policy, field=field)
-    if value_type(node.kind, value) == "ImageRef":
-        return read_image_ref(value, policy, field=field)
-    return read_image(value, policy, field=field)
+    with refused_hops_forbidden():
+        if node.header:
+            return read_header(value, policy, field=field)
+        if value_type(node.kind, value) == "ImageRef":
+            return read_image_ref(value, policy, field=field)
+        return read_image(value, policy, field=field)
 
 
