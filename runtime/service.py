@@ -17,7 +17,7 @@ from typing import Any
 
 from pesto_factory.runtime import payload as payload_mod
 from pesto_factory.runtime.errors import Conflict, JobCancelled, NotFound, PestoError
-from pesto_factory.runtime.imageio import InputPolicy
+from pesto_factory.runtime.imageio import ImageBudget, InputPolicy
 from pesto_factory.runtime.jobs.models import Job, JobStatus, ResultFile
 from pesto_factory.runtime.jobs.pool import JobOutcome, WorkerPool
 from pesto_factory.runtime.jobs.store import JobStore
@@ -57,7 +57,9 @@ class ProcessingService:
         self.pool = WorkerPool(
             project_root=str(project.root), profiles=project.profiles, policy=self.policy,
             workers=settings.workers, queue_size=settings.queue,
-            job_timeout=settings.job_timeout)
+            job_timeout=settings.job_timeout,
+            image_budget=ImageBudget(settings.max_pixels, settings.max_image_bytes),
+            memory_limit=settings.worker_memory_limit)
         self.metrics.watch_job_states(
             lambda: {s.value: n for s, n in self.store.count_by_status().items()},
             lambda: (self.pool.busy, self.pool.waiting))

@@ -6,6 +6,7 @@ so that tests and the CLI can set the environment first or override the dependen
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -51,6 +52,20 @@ class Settings(BaseSettings):
     result_retention: float = Field(
         7 * 24 * 3600.0, ge=0, description="Seconds finished async jobs are kept (0: forever).")
     max_body_bytes: int = Field(512 * 1024 * 1024, ge=1, description="Largest request body.")
+    max_json_bytes: int = Field(
+        64 * 1024 * 1024, ge=1,
+        description="Largest JSON request body (it is parsed in memory; raw image bodies are "
+        "streamed to disk and bounded by MAX_BODY_BYTES only).")
+    max_pixels: int = Field(
+        2**28, ge=1, description="Most pixels (width x height) of one input image read, "
+        "checked from its header before any pixel is decoded (413 over it).")
+    max_image_bytes: int = Field(
+        2**30, ge=1, description="Most bytes one input image takes once decoded (width x "
+        "height x bands x sample size), checked from its header (413 over it).")
+    worker_memory: int | None = Field(
+        None, ge=0, description="Bytes of memory (RSS) a worker's process tree may use; over "
+        "it, the job fails 'out of memory' and the worker is replaced. Default: 3/4 of the "
+        "machine's memory shared by the workers; 0: no limit.")
     api_token: str | None = Field(None, description="Bearer token required on every route but health.")
     public_url: str | None = Field(
         None, description="Base URL for links, when the service sits behind a proxy.")
@@ -67,6 +82,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @property
+    def worker_memory_limit(self) -> int | None:
+        """PESTO_WORKER_MEMORY in bytes, its default computed; None for no limit."""
+        if self.worker_memory is not None:
+            return self.worker_memory or None
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return None
+        return total * 3 // 4 // self.workers
 
     @property
     def outputs_dir(self) -> Path:

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
-from pesto_factory.runtime.errors import BadRequest
+from pesto_factory.runtime.errors import BadRequest, PayloadTooLarge
 from starlette.requests import Request
 
 __all__ = ["JSON_IN_MEMORY", "parse_json", "read_json_body", "spool_body"]
@@ -60,14 +60,22 @@ def parse_json(source: bytes | IO[bytes]) -> Any:
                          hint="numbers must be finite and integers at most 4300 digits") from None
 
 
-async def read_json_body(request: Request) -> Any:
-    """The body parsed as JSON; a large one streamed to a temporary file, parsed in a thread."""
+async def read_json_body(request: Request, *, max_bytes: int) -> Any:
+    """The body parsed as JSON; a large one streamed to a temporary file, parsed in a thread.
+
+    Over `max_bytes` (PESTO_MAX_JSON_BYTES) it is refused with 413 as soon as that is known.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _json_too_large(max_bytes)
     chunks: list[bytes] = []
     size = 0
     spooled: IO[bytes] | None = None
     try:
         async for chunk in request.stream():
             size += len(chunk)
+            if size > max_bytes:
+                raise _json_too_large(max_bytes)
             if spooled is None:
                 chunks.append(chunk)
                 if size > JSON_IN_MEMORY:
@@ -87,6 +95,12 @@ async def read_json_body(request: Request) -> Any:
     finally:
         if spooled is not None:
             spooled.close()
+
+
+def _json_too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"JSON request body larger than {max_bytes} bytes (PESTO_MAX_JSON_BYTES)",
+        hint="send the image as a raw application/octet-stream body, or by reference")
 
 
 async def spool_body(request: Request, spool_dir: Path) -> Path:

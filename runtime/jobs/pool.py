@@ -30,7 +30,9 @@ from pesto_factory.runtime.errors import (
     ServiceBusy,
     ServiceUnavailable,
 )
+from pesto_factory.runtime.imageio.header import ImageBudget
 from pesto_factory.runtime.imageio.policy import InputPolicy
+from pesto_factory.runtime.jobs.memory import describe_bytes, tree_rss
 from pesto_factory.runtime.jobs.wire import FrameReader
 from pesto_factory.runtime.jobs.worker import WorkItem, worker_main
 
@@ -42,6 +44,7 @@ _START_TIMEOUT = 300.0  # seconds a worker may take to import and run on_start
 _RESTART_BACKOFF = (1.0, 60.0)  # first and longest pause between failed starts
 _READ_SIZE = 1 << 20
 _LOOP_SEND_LIMIT = 256 * 1024  # larger jobs are written to the worker's pipe from a thread
+_MEMORY_POLL = 0.2  # seconds between two samples of the busy workers' memory
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,12 @@ class _Worker:
 
 class WorkerPool:
     def __init__(self, *, project_root: str, profiles: tuple[str, ...], policy: InputPolicy,
-                 workers: int, queue_size: int, job_timeout: float) -> None:
-        self._worker_args = (project_root, profiles, policy)
+                 workers: int, queue_size: int, job_timeout: float,
+                 image_budget: ImageBudget | None = None,
+                 memory_limit: int | None = None) -> None:
+        self._worker_args = (project_root, profiles, policy, image_budget or ImageBudget())
+        self._memory_limit = memory_limit
+        self._memory_watch: asyncio.TimerHandle | None = None
         self._size = workers
         self._queue_size = queue_size
         self._timeout = job_timeout
@@ -117,9 +124,14 @@ class WorkerPool:
         a failure shows in health at once."""
         for index in range(self._size):
             self._spawn_soon(index, delay=0.0)
+        if self._memory_limit:
+            self._memory_watch = asyncio.get_running_loop().call_later(
+                _MEMORY_POLL, self._check_memory)
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._memory_watch:
+            self._memory_watch.cancel()
         for task in list(self._starting):
             task.cancel()
         await asyncio.gather(*self._starting, return_exceptions=True)
@@ -268,6 +280,24 @@ class WorkerPool:
         self._discard(worker, JobTimedOut(
             f"job exceeded the {self._timeout:g} s timeout (PESTO_JOB_TIMEOUT)"))
         self._spawn_soon(worker.index, delay=0.0)
+
+    def _check_memory(self) -> None:
+        """Kill a busy worker whose process tree holds more than PESTO_WORKER_MEMORY."""
+        limit = self._memory_limit or 0
+        for worker in list(self._running.values()):
+            used = tree_rss(worker.process.pid)
+            if used > limit:
+                logger.warning("worker %d over its memory limit: %d > %d bytes",
+                               worker.index, used, limit)
+                self._discard(worker, AlgorithmFailed(
+                    f"out of memory: limit {describe_bytes(limit)} (PESTO_WORKER_MEMORY); "
+                    f"the job's processes held {describe_bytes(used)}",
+                    hint="the worker was replaced; ask the operator for more memory, or send "
+                    "smaller inputs"))
+                self._spawn_soon(worker.index, delay=0.0)
+        if not self._stopping:
+            self._memory_watch = asyncio.get_running_loop().call_later(
+                _MEMORY_POLL, self._check_memory)
 
     def _discard(self, worker: _Worker, error: PestoError) -> None:
         """Kill a worker, fail its job with `error`, forget it."""

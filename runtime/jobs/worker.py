@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pesto_factory.runtime.errors import AlgorithmFailed, PestoError
+from pesto_factory.runtime.imageio.header import ImageBudget
 from pesto_factory.runtime.imageio.policy import InputPolicy
 from pesto_factory.runtime.jobs.wire import send_message
 
@@ -86,7 +87,8 @@ def portable_error(exc: PestoError) -> PestoError:
 
 
 def worker_main(jobs: Connection, messages: Connection, project_root: str,
-                profiles: tuple[str, ...], policy: InputPolicy) -> None:
+                profiles: tuple[str, ...], policy: InputPolicy,
+                budget: ImageBudget | None = None) -> None:
     """Entry point of a worker process (spawned: nothing is inherited but these arguments).
 
     `jobs` brings WorkItems; answers go out on `messages` as frames (see wire.py).
@@ -102,9 +104,11 @@ def worker_main(jobs: Connection, messages: Connection, project_root: str,
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the service, which stops us
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     from pesto_factory.runtime import payload as payload_mod
+    from pesto_factory.runtime.imageio.header import set_image_budget
     from pesto_factory.runtime.progress import set_reporter
     from pesto_factory.runtime.project import ServiceProject
 
+    set_image_budget(budget or ImageBudget())
     try:
         project = ServiceProject.load(project_root, profiles)
         instance = _start_algorithm(load_process_class(project.algorithm_dir), project.config)

@@ -63,7 +63,7 @@ async def read_payload(request: Request, service: ProcessingService) -> dict[str
     if content_type not in ("application/json", "") and not content_type.endswith("+json"):
         raise BadRequest(f"unsupported content type {content_type!r}",
                          hint="send application/json, or application/octet-stream for one image")
-    payload = await read_json_body(request)
+    payload = await read_json_body(request, max_bytes=service.settings.max_json_bytes)
     if not isinstance(payload, dict):
         raise BadRequest(f"request body must be a JSON object, not {type(payload).__name__}")
     service.check(payload)
