@@ -31,7 +31,6 @@ __all__ = ["ProcessingService", "SyncResult"]
 logger = logging.getLogger(__name__)
 
 _SWEEP_INTERVAL = 60.0
-_SPOOL_TTL = 24 * 3600.0
 
 
 class SyncResult:
@@ -67,7 +66,11 @@ class ProcessingService:
         self._sweeper: asyncio.Task | None = None
 
     async def start(self) -> None:
+        unfinished = [job.id for status in (JobStatus.ACCEPTED, JobStatus.RUNNING)
+                      for job in self.store.list(status)]
         interrupted = self.store.fail_interrupted()
+        for job_id in unfinished:  # whatever their worker wrote before it died goes too
+            self.store.remove_results(job_id)
         if interrupted:
             logger.warning("%d job(s) interrupted by the last stop are marked FAILED", interrupted)
         self.outputs_dir.mkdir(parents=True, exist_ok=True)
@@ -101,6 +104,9 @@ class ProcessingService:
         try:
             outcome = await future
         except PestoError as exc:
+            # the worker is dead or done: nothing of a failed call stays on disk
+            shutil.rmtree(item.output_dir, ignore_errors=True)
+            payload_mod.discard_spooled(payload)
             self.metrics.job_finished("sync", _outcome_label(exc), time.monotonic() - started)
             raise
         self.metrics.job_finished("sync", "succeeded", time.monotonic() - started)
@@ -119,20 +125,22 @@ class ProcessingService:
             self.store.delete(job_id)
             payload_mod.discard_spooled(payload)
             raise
-        task = asyncio.create_task(self._record(job_id, future))
+        task = asyncio.create_task(self._record(job_id, future, payload))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job
 
-    async def _record(self, job_id: str, future: asyncio.Future) -> None:
+    async def _record(self, job_id: str, future: asyncio.Future, payload: dict) -> None:
         started = time.monotonic()
         try:
             outcome: JobOutcome = await future
         except PestoError as exc:
             status = JobStatus.CANCELLED if isinstance(exc, JobCancelled) else JobStatus.FAILED
             self.store.finish(job_id, status, message=exc.message)
-            # no half-written output survives a job that did not succeed
+            # no half-written output survives a job that did not succeed (its worker is dead
+            # or done: the pool reaps a killed worker before failing its job)
             self.store.remove_results(job_id)
+            payload_mod.discard_spooled(payload)
             self.metrics.job_finished("async", _outcome_label(exc), time.monotonic() - started)
             return
         files = tuple(_result_file(f) for f in outcome.files)
@@ -182,29 +190,33 @@ class ProcessingService:
         self.store.remove_results(job_id)
 
     # --- retention ------------------------------------------------------------------
-    def sweep(self) -> None:
-        """Retention: finished jobs and sync outputs after PESTO_RESULT_RETENTION (0: kept);
-        spooled bodies nobody read (a job cancelled while waiting) after a day, always."""
+    def sweep(self, in_flight: frozenset[str] = frozenset()) -> None:
+        """Retention: finished async jobs after PESTO_RESULT_RETENTION (0: kept); sync outputs
+        after PESTO_SYNC_RETENTION; spooled bodies no waiting job still needs after
+        PESTO_SPOOL_RETENTION (`in_flight`: the spool files of waiting or running jobs)."""
         now = time.time()
-        _remove_older(self.spool_dir, now - _SPOOL_TTL)
+        _remove_older(self.spool_dir, now - self.settings.spool_retention, keep=in_flight)
+        _remove_older(self.outputs_dir / "sync", now - self.settings.sync_retention)
         retention = self.settings.result_retention
         if retention > 0:
             self.store.purge_finished_before(now - retention)
-            _remove_older(self.outputs_dir / "sync", now - retention)
 
     async def _sweep_forever(self) -> None:
         while True:
             try:
-                await asyncio.to_thread(self.sweep)
+                # what the pool holds is read here, on the loop; the disk work in a thread
+                await asyncio.to_thread(self.sweep, self.pool.spooled_in_flight())
             except Exception:  # noqa: BLE001 - retention must never stop the service
                 logger.exception("retention sweep failed")
             await asyncio.sleep(_SWEEP_INTERVAL)
 
 
-def _remove_older(folder: Path, cutoff: float) -> None:
+def _remove_older(folder: Path, cutoff: float, keep: frozenset[str] = frozenset()) -> None:
     if not folder.is_dir():
         return
     for path in folder.iterdir():
+        if str(path) in keep:
+            continue
         if path.stat().st_mtime < cutoff:
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         "zstd", description="Codec of image outputs (lossless either way): zstd, or none.")
     result_retention: float = Field(
         7 * 24 * 3600.0, ge=0, description="Seconds finished async jobs are kept (0: forever).")
+    sync_retention: float = Field(
+        3600.0, ge=0, description="Seconds the image files of synchronous calls are kept "
+        "(their file:// URIs are read by the next step of a chain, soon after).")
+    spool_retention: float = Field(
+        3600.0, ge=0, description="Seconds a spooled raw request body is kept when no job "
+        "waits for it any more (a worker removes the ones it reads at once).")
     max_body_bytes: int = Field(512 * 1024 * 1024, ge=1, description="Largest request body.")
     max_json_bytes: int = Field(
         64 * 1024 * 1024, ge=1,

@@ -44,6 +44,7 @@ _START_TIMEOUT = 300.0  # seconds a worker may take to import and run on_start
 _RESTART_BACKOFF = (1.0, 60.0)  # first and longest pause between failed starts
 _READ_SIZE = 1 << 20
 _LOOP_SEND_LIMIT = 256 * 1024  # larger jobs are written to the worker's pipe from a thread
+_REAP_TIMEOUT = 2.0  # seconds a SIGKILLed worker may take to be reaped
 _MEMORY_POLL = 0.2  # seconds between two samples of the busy workers' memory
 
 
@@ -77,12 +78,17 @@ class _Worker:
     started: float = 0.0
 
     def kill(self) -> None:
-        """Kill the worker and whatever it started (a tiling pool): its own process group."""
+        """Kill the worker and whatever it started (a tiling pool): its own process group.
+
+        Reaped before returning (SIGKILL takes milliseconds), so that no write of a killed job
+        lands after its results were removed.
+        """
         if self.process.is_alive():
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 self.process.kill()
+            self.process.join(timeout=_REAP_TIMEOUT)
 
     def death(self) -> str:
         # The worker closed its pipe: it is exiting, reaping takes milliseconds.
@@ -148,6 +154,13 @@ class WorkerPool:
     @property
     def started(self) -> bool:
         return self._started
+
+    def spooled_in_flight(self) -> frozenset[str]:
+        """Spooled body files of the jobs waiting or running: retention must keep them."""
+        subs = [*self._waiting.values(),
+                *(w.current for w in self._running.values() if w.current is not None)]
+        return frozenset(value.path for sub in subs for value in sub.item.payload.values()
+                         if getattr(value, "path", None))
 
     @property
     def busy(self) -> int:
