@@ -32,7 +32,9 @@ class Settings(BaseSettings):
     profiles: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Active profiles, comma separated (e.g. dl,gpu).")
     workers: int = Field(1, ge=1, description="Worker processes running the algorithm.")
-    queue: int = Field(16, ge=0, description="Jobs waiting for a worker before 503.")
+    queue: int = Field(
+        64, ge=0, description="Jobs waiting for a worker before 503 + Retry-After (64: "
+        "32 clients and more are served, not refused, by one worker).")
     job_timeout: float = Field(3600.0, gt=0, description="Seconds a job may run.")
     state_dir: Path = Field(Path(".pesto-state"), description="SQLite job store and results.")
     output_root: Path | None = Field(

@@ -44,6 +44,7 @@ _START_TIMEOUT = 300.0  # seconds a worker may take to import and run on_start
 _RESTART_BACKOFF = (1.0, 60.0)  # first and longest pause between failed starts
 _READ_SIZE = 1 << 20
 _LOOP_SEND_LIMIT = 256 * 1024  # larger jobs are written to the worker's pipe from a thread
+_MAX_RETRY_AFTER = 300  # seconds
 _REAP_TIMEOUT = 2.0  # seconds a SIGKILLed worker may take to be reaped
 _MEMORY_POLL = 0.2  # seconds between two samples of the busy workers' memory
 
@@ -121,7 +122,8 @@ class WorkerPool:
         self._start_error: str | None = None
         self._started = False  # a worker has been ready at least once
         self._stopping = False
-        self._mean_duration = 1.0
+        self._mean_duration = 0.0  # seconds per job, a moving average (0: none finished yet)
+        self._promised: collections.Counter[int] = collections.Counter()  # retries per second
         self._context = multiprocessing.get_context("spawn")
 
     # --- life cycle -------------------------------------------------------------------
@@ -202,8 +204,23 @@ class WorkerPool:
         return True
 
     def _retry_after(self) -> int:
-        backlog = (len(self._waiting) + 1) / self._size
-        return max(1, min(300, math.ceil(self._mean_duration * backlog)))
+        """Seconds after which a refused client will find room, if it follows the header.
+
+        Not the same value for everyone: refused clients would all come back in the same
+        second and most be refused again. The first second after the backlog drains gets as
+        many as the pool can take then (a full queue, or what the workers finish in a
+        second), the next ones go to the following seconds.
+        """
+        now, mean, room = int(time.monotonic()), self._mean_duration, self._size + self._queue_size
+        drain = math.ceil(mean * (len(self._waiting) + 1) / self._size)
+        per_second = max(1, min(room, int(self._size / mean))) if mean else room
+        delay = max(1, drain)
+        while delay < _MAX_RETRY_AFTER and self._promised[now + delay] >= per_second:
+            delay += 1
+        self._promised[now + delay] += 1
+        for second in [key for key in self._promised if key <= now]:
+            del self._promised[second]
+        return min(delay, _MAX_RETRY_AFTER)
 
     def _dispatch(self, worker: _Worker, sub: _Submission) -> None:
         worker.current, worker.started = sub, time.monotonic()
@@ -226,8 +243,9 @@ class WorkerPool:
         """The worker finished its job: give it the next one, or let it idle."""
         if worker.current is not None:
             self._running.pop(worker.current.item.job_id, None)
-            self._mean_duration = 0.8 * self._mean_duration + \
-                0.2 * (time.monotonic() - worker.started)
+            took = time.monotonic() - worker.started
+            self._mean_duration = 0.8 * self._mean_duration + 0.2 * took \
+                if self._mean_duration else took
         worker.current = None
         if worker.timer:
             worker.timer.cancel()
