@@ -61,10 +61,23 @@ def check_inputs(payload: dict, input_schema: dict, policy: InputPolicy) -> None
     if error is not None:
         pointer, field, fault = _describe(error)
         raise BadRequest(f"invalid input {field!r} at {pointer}: {fault}", hint=_SCHEMA_HINT)
-    for node in image_nodes(input_schema):
+    for node in _image_nodes(input_schema):
         for label, found in image_values(payload, node.path, ""):
             for field, value in split_list(label, node.kind, found):
                 _check_location(value_type(node.kind, value), value, policy, field)
+
+
+_NODES: dict[int, tuple[dict, list[ImageNode]]] = {}
+
+
+def _image_nodes(schema: dict) -> list[ImageNode]:
+    """image_nodes(schema), once per schema object: the request path asks on every call."""
+    entry = _NODES.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_NODES) > 64:
+            _NODES.clear()
+        entry = _NODES[id(schema)] = (schema, image_nodes(schema))
+    return entry[1]
 
 
 def _check_location(kind: str, value: Any, policy: InputPolicy, field: str) -> None:
@@ -129,7 +142,7 @@ def resolve_inputs(
     """The keyword arguments of `Process.process`: images read, other values as given."""
     kwargs = dict(payload)
     _apply_defaults(kwargs, input_schema, input_schema.get("definitions") or {})
-    for node in image_nodes(input_schema):
+    for node in _image_nodes(input_schema):
 
         def read(value: Any, label: str, node: ImageNode = node) -> Any:
             if value is None:
