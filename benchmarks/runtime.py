@@ -165,7 +165,7 @@ def bench_noop(state: Path, duration: float, workers: int) -> list[tuple[str, fl
             rows.append((f"no-op throughput, {clients} client(s), vs bare process hop",
                          ours["rps"] / hop["rps"], ">= 0.90"))
             rows.append((f"no-op main-process CPU per request, {clients} client(s), "
-                         "bare process hop / pesto", hop["cpu_us"] / ours["cpu_us"], "(load-proof)"))
+                         "bare process hop / pesto", hop["cpu_us"] / ours["cpu_us"], "(less load-sensitive)"))
     return rows
 
 
