@@ -55,3 +55,22 @@ def test_sync_outputs_have_their_own_retention(service_factory, tmp_path) -> Non
     second = service_factory(NDVI, state_dir=state, env={**env, "PESTO_SYNC_RETENTION": "0"})
     with second.client():
         wait_until(lambda: not sync_file.exists(), timeout=30, what="sync retention sweep")
+
+
+def test_a_job_interrupted_by_kill_9_is_failed_and_leaves_no_file(service_factory,
+                                                                  tmp_path) -> None:
+    state, gate = tmp_path / "state", tmp_path / "gate"
+    first = service_factory(MISBEHAVING, state_dir=state, env={"PESTO_WORKERS": "1"})
+    with first.client() as http:
+        job_id = http.post("/jobs", json={"gate": str(gate)}).json()["jobId"]
+        wait_until(lambda: http.get(f"/jobs/{job_id}/status").json()["status"] == "RUNNING",
+                   timeout=30, what="the job to run")
+        partial = state / "outputs" / job_id / "half-written.tif"  # as a worker mid-write
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(b"II*\x00")
+    first.stop(kill=True)
+    second = service_factory(MISBEHAVING, state_dir=state, env={"PESTO_WORKERS": "1"})
+    with second.client() as http:
+        status = http.get(f"/jobs/{job_id}/status").json()
+    assert status["status"] == "FAILED" and status["message"].startswith("interrupted")
+    assert not partial.parent.exists()
