@@ -63,8 +63,9 @@ def refused_hops_forbidden() -> Iterator[None]:
         raise
 
 
-def route_http_reads(policy: InputPolicy) -> None:
-    """Make this process's /vsicurl/ reads go through a proxy enforcing `policy` (idempotent)."""
+def route_http_reads(policy: InputPolicy) -> str:
+    """Make this process's /vsicurl/ reads go through a proxy enforcing `policy` (idempotent);
+    the proxy's address (host:port)."""
     with _lock:
         proxy = _proxies.get(policy)
         if proxy is None:
@@ -74,6 +75,7 @@ def route_http_reads(policy: InputPolicy) -> None:
             for variable in ("NO_PROXY", "no_proxy"):  # libcurl would go around the proxy
                 os.environ.pop(variable, None)
             _routed[:] = [policy]
+        return f"127.0.0.1:{proxy.port}"
 
 
 def _set_vsicurl_option(key: str, value: str) -> None:
