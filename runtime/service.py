@@ -18,7 +18,7 @@ from typing import Any
 
 from pesto_factory.runtime import payload as payload_mod
 from pesto_factory.runtime.errors import Conflict, JobCancelled, NotFound, PestoError
-from pesto_factory.runtime.imageio import InputPolicy
+from pesto_factory.runtime.imageio import ImageBudget, InputPolicy
 from pesto_factory.runtime.jobs.models import Job, JobStatus, ResultFile
 from pesto_factory.runtime.jobs.pool import JobOutcome, WorkerPool
 from pesto_factory.runtime.jobs.store import JobStore
@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 JobWatcher = Callable[[Job], None]
 
 _SWEEP_INTERVAL = 60.0
-_SPOOL_TTL = 24 * 3600.0
 
 
 class SyncResult:
@@ -63,7 +62,9 @@ class ProcessingService:
         self.pool = WorkerPool(
             project_root=str(project.root), profiles=project.profiles, policy=self.policy,
             workers=settings.workers, queue_size=settings.queue,
-            job_timeout=settings.job_timeout)
+            job_timeout=settings.job_timeout,
+            image_budget=ImageBudget(settings.max_pixels, settings.max_image_bytes),
+            memory_limit=settings.worker_memory_limit)
         self.metrics.watch_job_states(
             lambda: {s.value: n for s, n in self.store.count_by_status().items()},
             lambda: (self.pool.busy, self.pool.waiting))
@@ -71,7 +72,11 @@ class ProcessingService:
         self._sweeper: asyncio.Task | None = None
 
     async def start(self) -> None:
+        unfinished = [job.id for status in (JobStatus.ACCEPTED, JobStatus.RUNNING)
+                      for job in self.store.list(status)]
         interrupted = self.store.fail_interrupted()
+        for job_id in unfinished:  # whatever their worker wrote before it died goes too
+            self.store.remove_results(job_id)
         if interrupted:
             logger.warning("%d job(s) interrupted by the last stop are marked FAILED", interrupted)
         self.outputs_dir.mkdir(parents=True, exist_ok=True)
@@ -106,6 +111,9 @@ class ProcessingService:
         try:
             outcome = await future
         except PestoError as exc:
+            # the worker is dead or done: nothing of a failed call stays on disk
+            shutil.rmtree(item.output_dir, ignore_errors=True)
+            payload_mod.discard_spooled(payload)
             self.metrics.job_finished("sync", _outcome_label(exc), time.monotonic() - started)
             raise
         self.metrics.job_finished("sync", "succeeded", time.monotonic() - started)
@@ -131,7 +139,7 @@ class ProcessingService:
             self.store.delete(job_id)
             payload_mod.discard_spooled(payload)
             raise
-        task = asyncio.create_task(self._record(job_id, future, watch))
+        task = asyncio.create_task(self._record(job_id, future, payload, watch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job
@@ -141,7 +149,7 @@ class ProcessingService:
         root = self.settings.output_uri
         return f"{root}/{job_folder}" if root else None
 
-    async def _record(self, job_id: str, future: asyncio.Future,
+    async def _record(self, job_id: str, future: asyncio.Future, payload: dict,
                       watch: JobWatcher | None = None) -> None:
         started = time.monotonic()
         try:
@@ -149,8 +157,10 @@ class ProcessingService:
         except PestoError as exc:
             status = JobStatus.CANCELLED if isinstance(exc, JobCancelled) else JobStatus.FAILED
             self.store.finish(job_id, status, message=exc.message, retryable=exc.retryable)
-            # no half-written output survives a job that did not succeed
+            # no half-written output survives a job that did not succeed (its worker is dead
+            # or done: the pool reaps a killed worker before failing its job)
             self.store.remove_results(job_id)
+            payload_mod.discard_spooled(payload)
             self.metrics.job_finished("async", _outcome_label(exc), time.monotonic() - started)
             self._tell(watch, job_id)
             return
@@ -213,29 +223,33 @@ class ProcessingService:
         self.store.remove_results(job_id)
 
     # --- retention ------------------------------------------------------------------
-    def sweep(self) -> None:
-        """Retention: finished jobs and sync outputs after PESTO_RESULT_RETENTION (0: kept);
-        spooled bodies nobody read (a job cancelled while waiting) after a day, always."""
+    def sweep(self, in_flight: frozenset[str] = frozenset()) -> None:
+        """Retention: finished async jobs after PESTO_RESULT_RETENTION (0: kept); sync outputs
+        after PESTO_SYNC_RETENTION; spooled bodies no waiting job still needs after
+        PESTO_SPOOL_RETENTION (`in_flight`: the spool files of waiting or running jobs)."""
         now = time.time()
-        _remove_older(self.spool_dir, now - _SPOOL_TTL)
+        _remove_older(self.spool_dir, now - self.settings.spool_retention, keep=in_flight)
+        _remove_older(self.outputs_dir / "sync", now - self.settings.sync_retention)
         retention = self.settings.result_retention
         if retention > 0:
             self.store.purge_finished_before(now - retention)
-            _remove_older(self.outputs_dir / "sync", now - retention)
 
     async def _sweep_forever(self) -> None:
         while True:
             try:
-                await asyncio.to_thread(self.sweep)
+                # what the pool holds is read here, on the loop; the disk work in a thread
+                await asyncio.to_thread(self.sweep, self.pool.spooled_in_flight())
             except Exception:  # noqa: BLE001 - retention must never stop the service
                 logger.exception("retention sweep failed")
             await asyncio.sleep(_SWEEP_INTERVAL)
 
 
-def _remove_older(folder: Path, cutoff: float) -> None:
+def _remove_older(folder: Path, cutoff: float, keep: frozenset[str] = frozenset()) -> None:
     if not folder.is_dir():
         return
     for path in folder.iterdir():
+        if str(path) in keep:
+            continue
         if path.stat().st_mtime < cutoff:
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from pesto_factory.runtime.api.errors import install_error_handlers
 from pesto_factory.runtime.api.middleware import RequestGuard
 from pesto_factory.runtime.api.ogc import router as ogc_router
+from pesto_factory.runtime.api.openapi import service_document
 from pesto_factory.runtime.api.routes import jobs, metrics, process, service
 from pesto_factory.runtime.project import ServiceProject
 from pesto_factory.runtime.service import ProcessingService
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None if settings.api_token else "/api/v1/openapi.json",
         docs_url=None if settings.api_token else "/api/v1/docs", redoc_url=None)
     app.state.service = processing
+    app.openapi = lambda: _cached_document(app, processing)  # type: ignore[method-assign]
     install_error_handlers(app)
     for module in (service, process, jobs, metrics):
         app.include_router(module.router)
@@ -46,3 +48,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
                        metrics=processing.metrics)
     return app
+
+
+def _cached_document(app: FastAPI, processing: ProcessingService) -> dict:
+    """Built on first use, when every router is included."""
+    if app.openapi_schema is None:
+        app.openapi_schema = service_document(app, processing)
+    return app.openapi_schema

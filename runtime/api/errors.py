@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pesto_factory.runtime.errors import PestoError, ServiceBusy
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 __all__ = ["error_headers", "error_response", "install_error_handlers"]
 
@@ -60,10 +61,22 @@ async def _on_pesto_error(request: Request, exc: PestoError) -> JSONResponse:
 
 async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    headers = getattr(exc, "headers", None)
     if exc.status_code == 404:
         message = f"no such resource: {request.method} {request.url.path}"
+    elif exc.status_code == 405:  # every method of the path, not only those of the one route
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
     return error_response(exc.status_code, message, correlation_id=_correlation_id(request),
-                          headers=getattr(exc, "headers", None))
+                          headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -3,11 +3,14 @@
 - X-Correlation-ID: taken from the request or made up, kept on `request.state`, echoed back.
 - Bodies larger than PESTO_MAX_BODY_BYTES get 413 before the route reads them, whether the
   size is announced by Content-Length or only discovered while streaming.
-- Every response is counted by method, route template and status.
+- Every response is counted by method, route template and status, including the 500 of an
+  unexpected error, which is answered here (with the correlation id) rather than by
+  Starlette's outermost error middleware, which neither middleware would see.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -16,6 +19,8 @@ from pesto_factory.runtime.errors import PayloadTooLarge
 from pesto_factory.runtime.metrics import ServiceMetrics
 
 __all__ = ["RequestGuard"]
+
+logger = logging.getLogger(__name__)
 
 
 class RequestGuard:
@@ -32,11 +37,11 @@ class RequestGuard:
         correlation_id = headers.get(b"x-correlation-id", b"").decode("latin-1")[:200] \
             or str(uuid.uuid4())
         scope.setdefault("state", {})["correlation_id"] = correlation_id
-        status_holder = {"status": 500}
+        status_holder: dict[str, Any] = {"status": 500, "started": False}
 
         async def send_with_id(message: dict) -> None:
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
+                status_holder["status"], status_holder["started"] = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"],
                                       (b"x-correlation-id", correlation_id.encode("latin-1"))]
@@ -57,7 +62,16 @@ class RequestGuard:
                         raise PayloadTooLarge(self._too_large_message())
                 return message
 
-            await self.app(scope, limited_receive, send_with_id)
+            try:
+                await self.app(scope, limited_receive, send_with_id)
+            except Exception:  # noqa: BLE001 - the one place an unexpected error becomes a 500
+                logger.exception("unexpected error on %s %s", scope["method"], scope["path"])
+                if not status_holder.get("started"):
+                    status_holder["status"] = 500
+                    response = error_response(500, "internal error",
+                                              hint="see the service log for details",
+                                              correlation_id=correlation_id)
+                    await response(scope, receive, send_with_id)
         route = scope.get("route")
         path = getattr(route, "path", None) or "unmatched"
         self.metrics.request(scope["method"], path, status_holder["status"])

@@ -22,9 +22,12 @@ from pesto_factory.runtime.imageio.boundary import (
 )
 from pesto_factory.runtime.imageio.header import (
     HEADER_READ,
+    ImageBudget,
     ImageHeader,
+    check_image_budget,
     header_of_bytes,
     read_header,
+    set_image_budget,
 )
 from pesto_factory.runtime.imageio.inline import check_base64, decode_base64, is_data_uri
 from pesto_factory.runtime.imageio.locations import (
@@ -45,6 +48,7 @@ from pesto_factory.runtime.imageio.locations import (
 from pesto_factory.runtime.imageio.policy import (
     REMOTE_SCHEMES,
     InputPolicy,
+    check_http_host,
     check_uri,
     display_uri,
     is_inline,
@@ -89,9 +93,13 @@ __all__ = [
     "HEADER_READ",
     "PNG_MEDIA_TYPE",
     "REMOTE_SCHEMES",
+    "ImageBudget",
     "ImageHeader",
+    "check_image_budget",
+    "set_image_budget",
     "InputPolicy",
     "check_base64",
+    "check_http_host",
     "check_uri",
     "cog_options",
     "creation_options",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pesto_factory.runtime.errors import BadRequest
+from pesto_factory.runtime.errors import BadRequest, PayloadTooLarge
 from pesto_factory.runtime.imageio.boundary import gdal_errors, open_input, reading_env
 from pesto_factory.runtime.imageio.inline import decode_base64, is_data_uri
 from pesto_factory.runtime.imageio.policy import InputPolicy, display_uri, is_inline, resolve_uri
@@ -31,12 +31,49 @@ from pesto_factory.runtime.imageio.reading import (
 from pesto_factory.runtime.raster.windows import Window
 from rasterio.io import MemoryFile
 
-__all__ = ["HEADER_READ", "ImageHeader", "read_header", "header_of_bytes"]
+__all__ = ["HEADER_READ", "ImageBudget", "ImageHeader", "check_image_budget", "header_of_bytes",
+           "read_header", "set_image_budget"]
 
 #: The schema keyword and value asking for a header instead of pixels.
 HEADER_READ = ("x-pesto-read", "header")
 
 _DATA_PREFIX = "data:application/octet-stream;base64,"
+
+
+@dataclass(frozen=True)
+class ImageBudget:
+    """How large one input image may be once decoded: a header claiming 100000 x 100000
+    pixels, or a few MB of DEFLATE zeros expanding to gigabytes, is refused before any pixel
+    is decoded (PESTO_MAX_PIXELS, PESTO_MAX_IMAGE_BYTES)."""
+
+    max_pixels: int = 2**28
+    max_bytes: int = 2**30
+
+
+_budget = [ImageBudget()]
+
+
+def set_image_budget(budget: ImageBudget) -> None:
+    """The budget of this process's reads (a worker sets it from its settings at start)."""
+    _budget[0] = budget
+
+
+def check_image_budget(width: int, height: int, bands: int, dtype: Any, *, field: str,
+                       where: str) -> None:
+    """Refuse (413) a read of `width` x `height` pixels x `bands` over the budget."""
+    budget = _budget[0]
+    pixels = width * height
+    size = pixels * bands * np.dtype(dtype).itemsize
+    shape = f"{width} x {height} pixels x {bands} band(s) of {np.dtype(dtype).name}"
+    if pixels > budget.max_pixels:
+        over = f"{pixels} pixels, over PESTO_MAX_PIXELS={budget.max_pixels}"
+    elif size > budget.max_bytes:
+        over = f"{size} bytes decoded, over PESTO_MAX_IMAGE_BYTES={budget.max_bytes}"
+    else:
+        return
+    raise PayloadTooLarge(f"input {field!r}: {where} is {shape} ({over})",
+                          hint="read it in windows (an ImageRef with a window), or ask the "
+                          "operator to raise the limit")
 
 
 @dataclass(frozen=True)

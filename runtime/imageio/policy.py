@@ -10,6 +10,7 @@ runs on the request path, before a job is queued.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pesto_factory.runtime.errors import BadRequest, Forbidden
 __all__ = [
     "InputPolicy",
     "REMOTE_SCHEMES",
+    "check_http_host",
     "check_uri",
     "display_uri",
     "is_inline",
@@ -93,11 +95,24 @@ def display_uri(uri: str) -> str:
 
 def check_uri(uri: str, policy: InputPolicy, *, field: str | None = None) -> None:
     """Refuse a location the request may not read: Forbidden (outside the roots) or BadRequest."""
-    resolve_uri(uri, policy, field=field)
+    _checked_path(uri, policy, field=field)
 
 
 def resolve_uri(uri: str, policy: InputPolicy, *, field: str | None = None) -> str:
-    """The path GDAL opens for `uri`, after the same checks as `check_uri`."""
+    """The path GDAL opens for `uri`, after the same checks as `check_uri`.
+
+    An http(s) location is then read through this process's egress proxy, which checks every
+    connection GDAL makes, redirects included, against the same policy (`egress`).
+    """
+    path = _checked_path(uri, policy, field=field)
+    if path.startswith(REMOTE_SCHEMES["http"]):
+        from pesto_factory.runtime.imageio.egress import route_http_reads
+
+        route_http_reads(policy)
+    return path
+
+
+def _checked_path(uri: str, policy: InputPolicy, *, field: str | None) -> str:
     where = f"input {field!r}: " if field else ""
     uri = uri.strip()
     if not uri:
@@ -133,6 +148,8 @@ def _file_uri_path(uri: str, where: str) -> str:
             f"{where}file URI {uri!r} has a query or fragment",
             hint="percent-encode '?' and '#' in file names (%3F, %23)")
     path = unquote(parts.path)
+    if "\x00" in path:
+        raise BadRequest(f"{where}file URI {display_uri(uri)!r} encodes a NUL character (%00)")
     if not path.startswith("/"):
         raise BadRequest(f"{where}file URI {uri!r} has no absolute path")
     return path
@@ -156,15 +173,79 @@ def _local_path(path: str, policy: InputPolicy, where: str) -> str:
 def _check_remote_host(uri: str, policy: InputPolicy, where: str) -> None:
     """With PESTO_REMOTE_HOSTS set, a request may name only those hosts and buckets: the
     service's network position and cloud credentials are not the client's to use."""
-    if policy.remote_hosts is None:
-        return
     parts = urlsplit(uri)
+    if parts.scheme.lower() in ("http", "https"):
+        if not parts.hostname:
+            raise BadRequest(f"{where}{display_uri(uri)!r} has no host or bucket")
+        try:
+            port = parts.port
+        except ValueError:
+            raise BadRequest(f"{where}{display_uri(uri)!r} has an invalid port") from None
+        check_http_host(parts.scheme.lower(), parts.hostname or "", port, policy, where=where)
+        return
+    if policy.remote_hosts is None or "*" in policy.remote_hosts:
+        return
     names = {parts.netloc.lower(), (parts.hostname or "").lower()}
     if not names & set(policy.remote_hosts):
         raise Forbidden(
             f"{where}{display_uri(uri)!r}: host or bucket {parts.netloc!r} is not one of the "
             f"allowed remote sources ({', '.join(policy.remote_hosts)})",
             hint="the operator lists them in PESTO_REMOTE_HOSTS")
+
+
+def check_http_host(scheme: str, host: str, port: int | None, policy: InputPolicy, *,
+                    where: str = "", addresses: tuple[str, ...] = ()) -> None:
+    """Refuse an http(s) host the policy does not allow (Forbidden naming host and setting).
+
+    Nothing is fetched unless PESTO_REMOTE_HOSTS allows it: an entry `host` allows the host on
+    the scheme's default port, `host:port` that port only, `*` any host. Loopback, link-local,
+    unspecified and cloud metadata addresses (the host itself, or any of `addresses` it resolves
+    to) need an entry of their own: `*` never reaches the service's own machine or its cloud
+    credentials.
+    """
+    host = host.lower().strip("[]")
+    port = port or _DEFAULT_PORTS.get(scheme, 80)
+    entries = policy.remote_hosts or ()
+    named = f"{_bracketed(host)}:{port}" in entries or (
+        port == _DEFAULT_PORTS.get(scheme) and host in entries)
+    if named:
+        return
+    internal = next((a for a in (host, *addresses) if _is_internal(a)), None)
+    if "*" in entries and internal is None:
+        return
+    shown = f"{scheme}://{_bracketed(host)}:{port}"
+    if not entries:
+        reason = "remote http(s) inputs are disabled (PESTO_REMOTE_HOSTS is empty)"
+    elif internal is not None:
+        reason = (f"{internal} is a loopback, link-local or metadata address: it needs its own "
+                  "entry in PESTO_REMOTE_HOSTS ('*' does not cover it)")
+    else:
+        reason = f"it is not one of the allowed remote sources ({', '.join(entries)})"
+    raise Forbidden(f"{where}reading from {shown} is not allowed: {reason}",
+                    hint="the operator lists hosts (host or host:port) in PESTO_REMOTE_HOSTS")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_METADATA_HOSTS = {"metadata", "metadata.google.internal", "metadata.goog", "instance-data",
+                   "169.254.169.254", "fd00:ec2::254", "100.100.100.200"}
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _is_internal(host: str) -> bool:
+    """Loopback, link-local, unspecified or a cloud metadata endpoint."""
+    host = host.lower().rstrip(".")
+    if host in _METADATA_HOSTS or host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_link_local or address.is_unspecified
 
 
 def _remote_path(uri: str, scheme: str, where: str) -> str:

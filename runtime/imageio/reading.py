@@ -104,6 +104,11 @@ def _read_path(path: str, request: _Request, *, field: str, where: str) -> GeoIm
 def _read_dataset(src: DatasetReader, request: _Request, *, field: str, where: str) -> GeoImage:
     indexes = _indexes(src, request, field=field, where=where)
     block, margin = _block(src, request, field=field, where=where)
+    from pesto_factory.runtime.imageio.header import check_image_budget  # header imports us
+
+    check_image_budget(int(block.width), int(block.height), len(indexes),
+                       max((src.dtypes[i - 1] for i in indexes), key=lambda t: np.dtype(t).itemsize),
+                       field=field, where=where)
     data = src.read(indexes, window=block.to_rasterio())
     values = {"data": data, "crs": src.crs, "transform": _transform(src, block),
               "nodata": _nodata(src.nodatavals[indexes[0] - 1], data.dtype), "margin": margin,

@@ -30,7 +30,9 @@ from pesto_factory.runtime.errors import (
     ServiceBusy,
     ServiceUnavailable,
 )
+from pesto_factory.runtime.imageio.header import ImageBudget
 from pesto_factory.runtime.imageio.policy import InputPolicy
+from pesto_factory.runtime.jobs.memory import describe_bytes, tree_rss
 from pesto_factory.runtime.jobs.wire import FrameReader
 from pesto_factory.runtime.jobs.worker import WorkItem, worker_main
 
@@ -42,6 +44,9 @@ _START_TIMEOUT = 300.0  # seconds a worker may take to import and run on_start
 _RESTART_BACKOFF = (1.0, 60.0)  # first and longest pause between failed starts
 _READ_SIZE = 1 << 20
 _LOOP_SEND_LIMIT = 256 * 1024  # larger jobs are written to the worker's pipe from a thread
+_MAX_RETRY_AFTER = 300  # seconds
+_REAP_TIMEOUT = 2.0  # seconds a SIGKILLed worker may take to be reaped
+_MEMORY_POLL = 0.2  # seconds between two samples of the busy workers' memory
 
 
 @dataclass(frozen=True)
@@ -74,12 +79,17 @@ class _Worker:
     started: float = 0.0
 
     def kill(self) -> None:
-        """Kill the worker and whatever it started (a tiling pool): its own process group."""
+        """Kill the worker and whatever it started (a tiling pool): its own process group.
+
+        Reaped before returning (SIGKILL takes milliseconds), so that no write of a killed job
+        lands after its results were removed.
+        """
         if self.process.is_alive():
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 self.process.kill()
+            self.process.join(timeout=_REAP_TIMEOUT)
 
     def death(self) -> str:
         # The worker closed its pipe: it is exiting, reaping takes milliseconds.
@@ -95,8 +105,12 @@ class _Worker:
 
 class WorkerPool:
     def __init__(self, *, project_root: str, profiles: tuple[str, ...], policy: InputPolicy,
-                 workers: int, queue_size: int, job_timeout: float) -> None:
-        self._worker_args = (project_root, profiles, policy)
+                 workers: int, queue_size: int, job_timeout: float,
+                 image_budget: ImageBudget | None = None,
+                 memory_limit: int | None = None) -> None:
+        self._worker_args = (project_root, profiles, policy, image_budget or ImageBudget())
+        self._memory_limit = memory_limit
+        self._memory_watch: asyncio.TimerHandle | None = None
         self._size = workers
         self._queue_size = queue_size
         self._timeout = job_timeout
@@ -108,7 +122,8 @@ class WorkerPool:
         self._start_error: str | None = None
         self._started = False  # a worker has been ready at least once
         self._stopping = False
-        self._mean_duration = 1.0
+        self._mean_duration = 0.0  # seconds per job, a moving average (0: none finished yet)
+        self._promised: collections.Counter[int] = collections.Counter()  # retries per second
         self._context = multiprocessing.get_context("spawn")
 
     # --- life cycle -------------------------------------------------------------------
@@ -117,9 +132,14 @@ class WorkerPool:
         a failure shows in health at once."""
         for index in range(self._size):
             self._spawn_soon(index, delay=0.0)
+        if self._memory_limit:
+            self._memory_watch = asyncio.get_running_loop().call_later(
+                _MEMORY_POLL, self._check_memory)
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._memory_watch:
+            self._memory_watch.cancel()
         for task in list(self._starting):
             task.cancel()
         await asyncio.gather(*self._starting, return_exceptions=True)
@@ -136,6 +156,13 @@ class WorkerPool:
     @property
     def started(self) -> bool:
         return self._started
+
+    def spooled_in_flight(self) -> frozenset[str]:
+        """Spooled body files of the jobs waiting or running: retention must keep them."""
+        subs = [*self._waiting.values(),
+                *(w.current for w in self._running.values() if w.current is not None)]
+        return frozenset(value.path for sub in subs for value in sub.item.payload.values()
+                         if getattr(value, "path", None))
 
     @property
     def busy(self) -> int:
@@ -177,8 +204,23 @@ class WorkerPool:
         return True
 
     def _retry_after(self) -> int:
-        backlog = (len(self._waiting) + 1) / self._size
-        return max(1, min(300, math.ceil(self._mean_duration * backlog)))
+        """Seconds after which a refused client will find room, if it follows the header.
+
+        Not the same value for everyone: refused clients would all come back in the same
+        second and most be refused again. The first second after the backlog drains gets as
+        many as the pool can take then (a full queue, or what the workers finish in a
+        second), the next ones go to the following seconds.
+        """
+        now, mean, room = int(time.monotonic()), self._mean_duration, self._size + self._queue_size
+        drain = math.ceil(mean * (len(self._waiting) + 1) / self._size)
+        per_second = max(1, min(room, int(self._size / mean))) if mean else room
+        delay = max(1, drain)
+        while delay < _MAX_RETRY_AFTER and self._promised[now + delay] >= per_second:
+            delay += 1
+        self._promised[now + delay] += 1
+        for second in [key for key in self._promised if key <= now]:
+            del self._promised[second]
+        return min(delay, _MAX_RETRY_AFTER)
 
     def _dispatch(self, worker: _Worker, sub: _Submission) -> None:
         worker.current, worker.started = sub, time.monotonic()
@@ -201,8 +243,9 @@ class WorkerPool:
         """The worker finished its job: give it the next one, or let it idle."""
         if worker.current is not None:
             self._running.pop(worker.current.item.job_id, None)
-            self._mean_duration = 0.8 * self._mean_duration + \
-                0.2 * (time.monotonic() - worker.started)
+            took = time.monotonic() - worker.started
+            self._mean_duration = 0.8 * self._mean_duration + 0.2 * took \
+                if self._mean_duration else took
         worker.current = None
         if worker.timer:
             worker.timer.cancel()
@@ -268,6 +311,24 @@ class WorkerPool:
         self._discard(worker, JobTimedOut(
             f"job exceeded the {self._timeout:g} s timeout (PESTO_JOB_TIMEOUT)"))
         self._spawn_soon(worker.index, delay=0.0)
+
+    def _check_memory(self) -> None:
+        """Kill a busy worker whose process tree holds more than PESTO_WORKER_MEMORY."""
+        limit = self._memory_limit or 0
+        for worker in list(self._running.values()):
+            used = tree_rss(worker.process.pid)
+            if used > limit:
+                logger.warning("worker %d over its memory limit: %d > %d bytes",
+                               worker.index, used, limit)
+                self._discard(worker, AlgorithmFailed(
+                    f"out of memory: limit {describe_bytes(limit)} (PESTO_WORKER_MEMORY); "
+                    f"the job's processes held {describe_bytes(used)}",
+                    hint="the worker was replaced; ask the operator for more memory, or send "
+                    "smaller inputs"))
+                self._spawn_soon(worker.index, delay=0.0)
+        if not self._stopping:
+            self._memory_watch = asyncio.get_running_loop().call_later(
+                _MEMORY_POLL, self._check_memory)
 
     def _discard(self, worker: _Worker, error: PestoError) -> None:
         """Kill a worker, fail its job with `error`, forget it."""

@@ -10,9 +10,12 @@ never the service. Messages to the service are tuples, framed by wire.py:
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import inspect
 import logging
+import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pesto_factory.runtime.errors import AlgorithmFailed, PestoError
+from pesto_factory.runtime.imageio.header import ImageBudget
 from pesto_factory.runtime.imageio.policy import InputPolicy
 from pesto_factory.runtime.jobs.wire import send_message
 
@@ -87,13 +91,52 @@ def portable_error(exc: PestoError) -> PestoError:
     return portable
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_the_service() -> None:
+    """However the service dies (kill -9 included), this worker and its group die too.
+
+    setpgrp() took the worker out of the service's process group, so a signal to that group
+    no longer reaches it. Two independent ways kill the worker's whole group (grandchildren
+    such as a tiling pool included) when the service is gone: the kernel's parent-death
+    signal (Linux prctl, SIGTERM, whose handler kills the group: a SIGKILL there would spare
+    the grandchildren), and a watchdog thread waiting on the parent's sentinel (a pipe whose
+    other end only the service holds: EOF when it is gone).
+    """
+    signal.signal(signal.SIGTERM, _kill_own_group)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            logger.warning("no parent-death signal: relying on the watchdog thread")
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    if parent.pid != os.getppid():  # the service died before the prctl: go now
+        _kill_own_group()
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        _kill_own_group()
+
+    threading.Thread(target=watch, name="pesto-lifeline", daemon=True).start()
+
+
+def _kill_own_group(*_args: object) -> None:
+    os.killpg(0, signal.SIGKILL)
+
+
 def worker_main(jobs: Connection, messages: Connection, project_root: str,
-                profiles: tuple[str, ...], policy: InputPolicy) -> None:
+                profiles: tuple[str, ...], policy: InputPolicy,
+                budget: ImageBudget | None = None) -> None:
     """Entry point of a worker process (spawned: nothing is inherited but these arguments).
 
     `jobs` brings WorkItems; answers go out on `messages` as frames (see wire.py).
     """
     os.setpgrp()  # the service kills the worker with its whole group (tiling pools included)
+    _die_with_the_service()
     fd = messages.fileno()
     lock = threading.Lock()  # progress may come from an algorithm's own threads
 
@@ -105,9 +148,11 @@ def worker_main(jobs: Connection, messages: Connection, project_root: str,
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     from pesto_factory.runtime import payload as payload_mod
     from pesto_factory.runtime.imageio.objectstore import ObjectLocation
+    from pesto_factory.runtime.imageio.header import set_image_budget
     from pesto_factory.runtime.progress import set_reporter
     from pesto_factory.runtime.project import ServiceProject
 
+    set_image_budget(budget or ImageBudget())
     try:
         project = ServiceProject.load(project_root, profiles)
         instance = _start_algorithm(load_process_class(project.algorithm_dir), project.config)

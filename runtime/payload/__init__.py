@@ -20,6 +20,7 @@ from pesto_factory.runtime.payload.inputs import (
     check_inputs,
     discard_spooled,
     georeferenced_parameters,
+    raw_body_input,
     resolve_inputs,
 )
 from pesto_factory.runtime.payload.models import EncodedOutputs, OutputFile, RawImage
@@ -34,5 +35,6 @@ __all__ = [
     "check_inputs",
     "encode_outputs",
     "georeferenced_parameters",
+    "raw_body_input",
     "resolve_inputs",
 ]

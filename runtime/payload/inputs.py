@@ -26,6 +26,7 @@ from pesto_factory.runtime.imageio import (
     read_image_ref,
     read_spooled,
 )
+from pesto_factory.runtime.imageio.egress import refused_hops_forbidden
 from pesto_factory.runtime.imageio.locations import (
     EITHER,
     LIST_OF,
@@ -60,10 +61,23 @@ def check_inputs(payload: dict, input_schema: dict, policy: InputPolicy) -> None
     if error is not None:
         pointer, field, fault = _describe(error)
         raise BadRequest(f"invalid input {field!r} at {pointer}: {fault}", hint=_SCHEMA_HINT)
-    for node in image_nodes(input_schema):
+    for node in _image_nodes(input_schema):
         for label, found in image_values(payload, node.path, ""):
             for field, value in split_list(label, node.kind, found):
                 _check_location(value_type(node.kind, value), value, policy, field)
+
+
+_NODES: dict[int, tuple[dict, list[ImageNode]]] = {}
+
+
+def _image_nodes(schema: dict) -> list[ImageNode]:
+    """image_nodes(schema), once per schema object: the request path asks on every call."""
+    entry = _NODES.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_NODES) > 64:
+            _NODES.clear()
+        entry = _NODES[id(schema)] = (schema, image_nodes(schema))
+    return entry[1]
 
 
 def _check_location(kind: str, value: Any, policy: InputPolicy, field: str) -> None:
@@ -81,11 +95,9 @@ def _check_location(kind: str, value: Any, policy: InputPolicy, field: str) -> N
         check_uri(value, policy, field=field)
 
 
-def body_to_payload(data: bytes, input_schema: dict, *,
-                    spool_dir: Path | None = None) -> dict[str, Any]:
-    """The payload of a raw image body: the service's one required image input, plus defaults."""
-    if not data:
-        raise BadRequest("the request body is empty: send the bytes of an image file")
+def raw_body_input(input_schema: dict) -> str:
+    """The input a raw image body fills: the one required image input, the others having
+    defaults (BadRequest naming what is missing otherwise)."""
     properties = input_schema.get("properties") or {}
     required = [name for name in input_schema.get("required", []) if name in properties]
     images = [name for name in required
@@ -104,8 +116,21 @@ def body_to_payload(data: bytes, input_schema: dict, *,
         raise BadRequest(
             f"a raw image body only carries {images[0]!r}, but this service also requires "
             f"{', '.join(others)}", hint="send a JSON body (application/json) with every input")
-    payload: dict[str, Any] = {images[0]: _raw_image(data, spool_dir)}
-    _apply_defaults(payload, input_schema, definitions)
+    return images[0]
+
+
+def body_to_payload(data: bytes | Path, input_schema: dict, *,
+                    spool_dir: Path | None = None) -> dict[str, Any]:
+    """The payload of a raw image body: the service's one required image input, plus defaults.
+
+    `data` is the body's bytes, or the file the service already streamed it to (spooled).
+    """
+    empty = data.stat().st_size == 0 if isinstance(data, Path) else not data
+    if empty:
+        raise BadRequest("the request body is empty: send the bytes of an image file")
+    image = raw_body_input(input_schema)
+    payload: dict[str, Any] = {image: _raw_image(data, spool_dir)}
+    _apply_defaults(payload, input_schema, input_schema.get("definitions") or {})
     return payload
 
 
@@ -117,7 +142,7 @@ def resolve_inputs(
     """The keyword arguments of `Process.process`: images read, other values as given."""
     kwargs = dict(payload)
     _apply_defaults(kwargs, input_schema, input_schema.get("definitions") or {})
-    for node in image_nodes(input_schema):
+    for node in _image_nodes(input_schema):
 
         def read(value: Any, label: str, node: ImageNode = node) -> Any:
             if value is None:
@@ -165,7 +190,9 @@ def discard_spooled(payload: dict) -> None:
             Path(value.path).unlink(missing_ok=True)
 
 
-def _raw_image(data: bytes, spool_dir: Path | None) -> RawImage:
+def _raw_image(data: bytes | Path, spool_dir: Path | None) -> RawImage:
+    if isinstance(data, Path):
+        return RawImage(path=str(data))
     if spool_dir is None:
         return RawImage(bytes(data))
     spool_dir.mkdir(parents=True, exist_ok=True)
@@ -185,10 +212,11 @@ def _read(node: ImageNode, value: Any, policy: InputPolicy, field: str) -> GeoIm
         finally:
             if value.path:
                 Path(value.path).unlink(missing_ok=True)
-    if node.header:
-        return read_header(value, policy, field=field)
-    if value_type(node.kind, value) == "ImageRef":
-        return read_image_ref(value, policy, field=field)
-    return read_image(value, policy, field=field)
+    with refused_hops_forbidden():
+        if node.header:
+            return read_header(value, policy, field=field)
+        if value_type(node.kind, value) == "ImageRef":
+            return read_image_ref(value, policy, field=field)
+        return read_image(value, policy, field=field)
 
 

@@ -50,6 +50,16 @@ def _apply_defaults(instance: Any, schema: Any, definitions: dict, depth: int = 
             _apply_defaults(item, schema["items"], definitions, depth + 1)
 
 
+def _is_strict_integer(_checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+#: Draft 7 with integers that are integers: 3.0 is a number, not an integer (the draft's
+#: "zero fractional part" rule lets a float reach an algorithm expecting an int).
+_StrictValidator = jsonschema.validators.extend(
+    jsonschema.Draft7Validator,
+    type_checker=jsonschema.Draft7Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer))
+
 _VALIDATORS: dict[int, tuple[dict, jsonschema.Draft7Validator]] = {}
 
 
@@ -59,7 +69,7 @@ def _validator(schema: dict) -> jsonschema.Draft7Validator:
     if entry is None or entry[0] is not schema:
         if len(_VALIDATORS) > 64:
             _VALIDATORS.clear()
-        entry = _VALIDATORS[id(schema)] = (schema, jsonschema.Draft7Validator(schema))
+        entry = _VALIDATORS[id(schema)] = (schema, _StrictValidator(schema))
     return entry[1]
 
 

@@ -235,9 +235,9 @@ def test_corrupt_image_is_a_client_error_not_a_500(client, ndvi) -> None:
 
 
 def test_algorithm_error_is_reported_without_traceback(client, scene_uri) -> None:
-    body = assert_error(client.post("/process", json={"image": scene_uri, "red_band": 9}), 500,
+    body = assert_error(client.post("/process", json={"image": scene_uri, "red_band": 9}), 422,
                         contains="red_band=9")
-    assert "ValueError" in body["message"]
+    assert "4 band(s)" in body["message"]
 
 
 def test_unknown_job_unknown_route_and_unknown_result(client, scene_uri) -> None:

@@ -13,7 +13,7 @@ import pytest
 import rasterio
 from pesto_factory.runtime.errors import AlgorithmFailed, BadRequest, Forbidden, UnprocessableInput
 from pesto_factory.runtime.geoimage import GeoImage
-from pesto_factory.runtime.imageio import write_image
+from pesto_factory.runtime.imageio import InputPolicy, write_image
 from pesto_factory.runtime.payload import (
     OutputFile,
     RawImage,
@@ -111,8 +111,9 @@ def test_locations_outside_the_roots_are_forbidden_naming_the_field(root, policy
     for payload, field in cases:
         with pytest.raises(Forbidden, match=re.escape(field)):
             check_inputs(payload, INPUTS, policy)
+    remote = InputPolicy(readable_roots=policy.readable_roots, remote_hosts=("*",))
     check_inputs({"scene": inside, "tiles": [{"href": "s3://bucket/t.tif"}],
-                  "extra": ["https://example.org/a.tif"]}, INPUTS, policy)
+                  "extra": ["https://example.org/a.tif"]}, INPUTS, remote)
 
 
 def test_bad_schemes_and_bad_base64_are_bad_requests(policy):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from pesto_factory.runtime import GeoImage, report_progress
+from pesto_factory.runtime.errors import UnprocessableInput
 
 
 class Process:
@@ -19,7 +20,8 @@ class Process:
         bands = image.data.shape[0]
         for name, band in (("red_band", red_band), ("nir_band", nir_band)):
             if not 1 <= band <= bands:
-                raise ValueError(f"{name}={band} but the image has {bands} band(s)")
+                raise UnprocessableInput(f"{name}={band} but the image has {bands} band(s)",
+                                         hint=f"pick a band between 1 and {bands}")
         red = image.data[red_band - 1].astype(np.float32)
         nir = image.data[nir_band - 1].astype(np.float32)
         report_progress(50, "bands read")

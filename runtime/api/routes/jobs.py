@@ -13,6 +13,8 @@ from pesto_factory.runtime.jobs.models import JobStatus
 
 __all__ = ["router"]
 
+_MAX_OFFSET = 2**62  # SQLite integers are 64-bit: a larger offset is a client's mistake (400)
+
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[Depends(require_token)])
 
 
@@ -29,7 +31,7 @@ async def list_jobs(
     request: Request, service: Service,
     status: Annotated[JobStatus | None, Query(description="only jobs in this state")] = None,
     limit: Annotated[int, Query(ge=1, le=10000, description="page size")] = 1000,
-    offset: Annotated[int, Query(ge=0, description="jobs to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET, description="jobs to skip")] = 0,
 ) -> list[dict[str, Any]]:
     """Jobs in submission order, a page at a time (`?status=RUNNING&limit=100&offset=200`)."""
     base = base_url(request, service)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import yaml
@@ -11,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from pesto_factory import runtime
 from pesto_factory.runtime.api.deps import Service, base_url, require_token
+from pesto_factory.runtime.api.openapi import geoprocessing_document
 
 __all__ = ["public_router", "router"]
 
@@ -64,20 +63,8 @@ async def config(service: Service) -> dict[str, Any]:
     return service.project.config
 
 
-@lru_cache(maxsize=1)
-def _geoprocessing_spec() -> dict[str, Any]:
-    text = resources.files("pesto_factory.runtime").joinpath("openapi/api_geo_process.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
-
-
 @router.get("/openapi")
 async def openapi(request: Request, service: Service) -> Response:
-    """The geoprocessing-api spec, with this service's title, version and input schema."""
-    spec = _geoprocessing_spec()
-    document = {**spec, "info": {**spec["info"], "title": service.describe["title"],
-                                 "version": service.describe["version"]},
-                "servers": [{"url": base_url(request, service)}]}
-    components = {**spec["components"]}
-    components["schemas"] = {**components["schemas"], "ProcessInput": service.describe["input"]}
-    document["components"] = components
+    """This service's OpenAPI document in YAML, under the geoprocessing-api spec's info."""
+    document = geoprocessing_document(request.app.openapi(), base_url(request, service))
     return Response(yaml.safe_dump(document, sort_keys=False), media_type="application/yaml")

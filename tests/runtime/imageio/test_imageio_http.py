@@ -6,15 +6,11 @@ server is uvicorn with Starlette's StaticFiles, whose FileResponse answers Range
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 from pesto_factory.runtime.errors import UnprocessableInput
 from pesto_factory.runtime.geoimage import GeoImage
 from pesto_factory.runtime.imageio import InputPolicy, read_image, read_image_ref, write_image
@@ -22,11 +18,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from tests.runtime.conftest import serve_asgi
 from tests.runtime.imageio.imageio_fixtures import TRANSFORM, ramp
 
 pytestmark = pytest.mark.slow
-
-NO_ROOTS = InputPolicy(readable_roots=())
 
 
 class RecordingApp:
@@ -55,21 +50,13 @@ class RecordingApp:
 def served(tmp_path_factory) -> Iterator[tuple[str, Path, RecordingApp]]:
     folder = tmp_path_factory.mktemp("www")
     app = RecordingApp(Starlette(routes=[Mount("/", StaticFiles(directory=folder))]))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", folder, app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_asgi(app) as base:
+        yield base, folder, app
+
+
+def allowing(base: str) -> InputPolicy:
+    """A policy naming the test server (loopback: it needs its own host:port entry)."""
+    return InputPolicy(readable_roots=(), remote_hosts=(base.removeprefix("http://"),))
 
 
 def test_the_server_answers_range_requests(served):
@@ -90,7 +77,7 @@ def test_a_window_of_a_remote_cog_is_read_with_range_requests(served):
     app.requests.clear()
     window = {"col_off": 600, "row_off": 700, "width": 100, "height": 50}
     image = read_image_ref({"href": f"{base}/scene-window.tif", "window": window, "margin": 8},
-                           NO_ROOTS)
+                           allowing(base))
     np.testing.assert_array_equal(image.data, data[:, 692:758, 592:708])
     assert image.margin == (8, 8, 8, 8) and image.crs == "EPSG:32632"
     assert image.transform == TRANSFORM @ TRANSFORM.translation(592, 692)
@@ -102,14 +89,14 @@ def test_a_window_of_a_remote_cog_is_read_with_range_requests(served):
 def test_a_whole_remote_image_is_read(served):
     base, folder, _ = served
     write_image(ramp(3, 40, 50), folder / "small.tif")
-    image = read_image(f"{base}/small.tif", NO_ROOTS)
+    image = read_image(f"{base}/small.tif", allowing(base))
     np.testing.assert_array_equal(image.data, ramp(3, 40, 50))
 
 
 def test_a_missing_remote_image_is_unprocessable_naming_the_url(served):
     base, _, _ = served
     with pytest.raises(UnprocessableInput) as caught:
-        read_image(f"{base}/nothing-here.tif?token=secret", NO_ROOTS, field="scene")
+        read_image(f"{base}/nothing-here.tif?token=secret", allowing(base), field="scene")
     message = caught.value.message
     assert "'scene'" in message and f"{base}/nothing-here.tif" in message
     assert "secret" not in message

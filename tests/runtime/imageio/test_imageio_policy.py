@@ -84,7 +84,7 @@ def test_gdal_virtual_paths_are_not_local_files(tmp_path):
     ("gs://bucket/a.tif", "/vsigs/bucket/a.tif"),
 ])
 def test_remote_schemes_map_to_gdal_virtual_file_systems(uri, expected):
-    assert resolve_uri(uri, InputPolicy(readable_roots=())) == expected
+    assert resolve_uri(uri, InputPolicy(readable_roots=(), remote_hosts=("*",))) == expected
 
 
 @pytest.mark.parametrize("uri", ["ftp://host/a.tif", "data:image/tiff;base64,AAAA",

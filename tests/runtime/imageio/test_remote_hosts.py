@@ -1,4 +1,5 @@
-"""PESTO_REMOTE_HOSTS: when set, requests may name only the listed remote hosts and buckets."""
+"""PESTO_REMOTE_HOSTS: http(s) inputs only from listed hosts (host, host:port or `*`);
+loopback, link-local and metadata addresses only when listed themselves; buckets when set."""
 
 from __future__ import annotations
 
@@ -8,31 +9,54 @@ from pesto_factory.runtime.imageio import InputPolicy, check_uri
 from pesto_factory.runtime.settings import Settings
 
 
-@pytest.mark.parametrize("uri", [
-    "https://data.example.org/scene.tif",
-    "http://data.example.org:8080/scene.tif",
-    "s3://my-bucket/scenes/a.tif",
+def policy(*hosts: str) -> InputPolicy:
+    return InputPolicy(readable_roots=(), remote_hosts=hosts or None)
+
+
+@pytest.mark.parametrize(("hosts", "uri"), [
+    (("DATA.example.org", "my-bucket"), "https://data.example.org/scene.tif"),
+    (("data.example.org",), "http://data.example.org:80/scene.tif"),
+    (("data.example.org:8080",), "http://data.example.org:8080/scene.tif"),
+    (("*",), "https://anything.example.net/x.tif"),
+    (("*",), "http://10.1.2.3:9000/x.tif"),
+    (("127.0.0.1:9000",), "http://127.0.0.1:9000/x.tif"),
+    (("[::1]:9000",), "http://[::1]:9000/x.tif"),
+    (("my-bucket",), "s3://my-bucket/scenes/a.tif"),
 ])
-def test_listed_hosts_and_buckets_pass(uri: str) -> None:
-    policy = InputPolicy(readable_roots=(), remote_hosts=("DATA.example.org", "my-bucket"))
-    check_uri(uri, policy)
+def test_allowed(hosts, uri: str) -> None:
+    check_uri(uri, policy(*hosts))
 
 
-@pytest.mark.parametrize("uri", [
-    "http://169.254.169.254/latest/meta-data",
-    "https://data.example.org.evil.net/x.tif",
-    "gs://other-bucket/x.tif",
+@pytest.mark.parametrize(("hosts", "uri", "says"), [
+    ((), "https://data.example.org/scene.tif", "disabled"),
+    (("data.example.org",), "http://data.example.org:8080/x.tif", "not one of"),
+    (("data.example.org:8080",), "http://data.example.org:8081/x.tif", "not one of"),
+    (("data.example.org:8080",), "http://data.example.org/x.tif", "not one of"),
+    (("data.example.org",), "https://data.example.org.evil.net/x.tif", "not one of"),
+    (("*",), "http://169.254.169.254/latest/meta-data", "metadata"),
+    (("*",), "http://metadata.google.internal/computeMetadata/v1/", "metadata"),
+    (("*",), "http://127.0.0.1:8000/api/v1/metrics", "loopback"),
+    (("*",), "http://localhost/x.tif", "loopback"),
+    (("*",), "http://[::1]/x.tif", "loopback"),
+    (("*",), "http://[::ffff:127.0.0.1]/x.tif", "loopback"),
+    (("*",), "http://0.0.0.0:8000/x.tif", "loopback"),
+    (("127.0.0.1:9000",), "http://127.0.0.1:9001/x.tif", "loopback"),
 ])
-def test_other_hosts_are_forbidden(uri: str) -> None:
-    policy = InputPolicy(readable_roots=(), remote_hosts=("data.example.org", "my-bucket"))
-    with pytest.raises(Forbidden, match="PESTO_REMOTE_HOSTS|allowed remote sources"):
-        check_uri(uri, policy)
+def test_refused(hosts, uri: str, says: str) -> None:
+    with pytest.raises(Forbidden, match=says) as caught:
+        check_uri(uri, policy(*hosts))
+    assert "PESTO_REMOTE_HOSTS" in caught.value.message + caught.value.hint
 
 
-def test_no_list_means_any_host_and_settings_parse_the_list(monkeypatch) -> None:
-    check_uri("http://anywhere.example/x.tif", InputPolicy(readable_roots=()))
-    monkeypatch.setenv("PESTO_REMOTE_HOSTS", "a.example, b-bucket")
-    policy = InputPolicy.from_settings(Settings())
-    assert policy.remote_hosts == ("a.example", "b-bucket")
+def test_buckets_are_checked_only_when_hosts_are_set() -> None:
+    check_uri("s3://any-bucket/k.tif", policy())
+    with pytest.raises(Forbidden):
+        check_uri("gs://other-bucket/x.tif", policy("data.example.org", "my-bucket"))
+
+
+def test_settings_keep_host_port_entries(monkeypatch) -> None:
+    monkeypatch.setenv("PESTO_REMOTE_HOSTS", "a.example, b-bucket,127.0.0.1:9000, *")
+    assert InputPolicy.from_settings(Settings()).remote_hosts == (
+        "a.example", "b-bucket", "127.0.0.1:9000", "*")
     monkeypatch.setenv("PESTO_REMOTE_HOSTS", "")
     assert InputPolicy.from_settings(Settings()).remote_hosts is None

@@ -1,6 +1,10 @@
-"""Does nothing: measures the service's own overhead per request."""
+"""Does nothing (or sleeps as long as asked): measures the service's own overhead per request."""
+
+import time
 
 
 class Process:
-    def process(self) -> dict:
+    def process(self, seconds: float = 0.0) -> dict:
+        if seconds:
+            time.sleep(seconds)
         return {}

@@ -1,4 +1,5 @@
-"""A test algorithm that misbehaves on request: raise, exit, segfault, hang, report progress."""
+"""A test algorithm that misbehaves on request: raise, exit, segfault, hang, report progress,
+allocate memory."""
 
 from __future__ import annotations
 
@@ -27,7 +28,12 @@ class Process:
         if os.environ.get("MISBEHAVING_FAIL_START"):
             raise RuntimeError("model file missing")
 
-    def process(self, mode: str = "ok", seconds: float = 0.0, gate: str | None = None) -> dict:
+    def process(self, mode: str = "ok", seconds: float = 0.0, gate: str | None = None,
+                megabytes: int = 0) -> dict:
+        if mode == "allocate":  # touch every page: resident memory, not just address space
+            hoard = b"x" * (megabytes << 20)
+            time.sleep(seconds)
+            del hoard
         if mode == "grandchild":  # starts a process of its own, then hangs
             child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
             Path(gate).write_text(str(child.pid))
