@@ -137,12 +137,14 @@ def call(url: str, method: str, path: str, *, timeout: float, **kwargs: object) 
     except httpx.HTTPError as exc:
         raise CallFailed(f"{method} {path}: {exc or type(exc).__name__}") from exc
     if response.status_code >= 400:
+        hint = None
         try:
             body = response.json()
             detail = body.get("detail") or body.get("message") or body.get("title") or body
+            hint = body.get("hint")  # the service's hint reaches the user (403: which setting)
         except ValueError:
             detail = response.text[:500]
-        raise CallFailed(f"{method} {path} answered {response.status_code}: {detail}")
+        raise CallFailed(f"{method} {path} answered {response.status_code}: {detail}", hint=hint)
     return response.json()
 
 

@@ -144,12 +144,26 @@ def run(
     pipeline = load_pipeline(spec)
     given = parse_input_args(pipeline, inputs or [])
     folder = output or Path("runs") / f"{pipeline.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    _say_input_roots(given)
     with RichProgress(err_console) as progress:
         summary = run_pipeline(pipeline, given, output_dir=folder,
                                service_urls=parse_pairs("--service", services),
                                profiles=parse_service_profiles(profile), parallel=parallel, token=token,
                                start_timeout=start_timeout, observer=progress)
     _print_summary(summary)
+
+
+def _say_input_roots(given: dict[str, Any]) -> None:
+    """The runner gives every service it starts the folders of the inputs and the services'
+    output folders as input roots (not the caller's PESTO_INPUT_ROOTS): say which."""
+    import os
+
+    from pesto_factory.packager.inputroots import describe_roots, payload_roots
+
+    roots = os.pathsep.join(str(root) for root in payload_roots(given))
+    err_console.print(describe_roots({"PESTO_INPUT_ROOTS": roots} if roots else {},
+                                     "the inputs' folders; each started service's outputs too"),
+                      highlight=False, soft_wrap=True)
 
 
 def _print_summary(summary: Any) -> None:

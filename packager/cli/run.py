@@ -63,7 +63,8 @@ def command(
             running = container_service(f"{loaded.build['name']}:{loaded.image_tag}",
                                         gpu=bool(loaded.requirements.get("gpu")), timeout=timeout)
         else:
-            running = local_service(loaded.root, loaded.profiles, timeout=timeout)
+            running = local_service(loaded.root, loaded.profiles, timeout=timeout,
+                                    env=_input_roots_env(inputs))
     else:
         running = container_service(target, gpu=_image_wants_gpu(target), timeout=timeout)
     with err_console.status("starting the service"), running as url:
@@ -74,6 +75,15 @@ def command(
         err_console.print(f"result written to {output}", highlight=False)
     else:
         console.print_json(json.dumps(summarise(result, document)))
+
+
+def _input_roots_env(inputs: dict[str, Any]) -> dict[str, str]:
+    from pesto_factory.packager.inputroots import describe_roots, payload_roots, runtime_env
+
+    env = runtime_env(payload_roots(inputs))
+    err_console.print(describe_roots(env, "the payload's file:// folders, and PESTO_INPUT_ROOTS"),
+                      highlight=False, soft_wrap=True)
+    return env
 
 
 def _image_wants_gpu(image: str) -> bool:

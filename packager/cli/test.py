@@ -52,7 +52,12 @@ def command(
                                     timeout=timeout)
     else:
         err_console.print(f"testing {loaded.root} in a local runtime", highlight=False)
-        running = local_service(loaded.root, loaded.profiles, timeout=timeout)
+        from pesto_factory.packager.inputroots import describe_roots, payload_roots, runtime_env
+
+        env = runtime_env(payload_roots(*(item.payload for item in cases)))
+        err_console.print(describe_roots(env, "the cases' file:// folders, and PESTO_INPUT_ROOTS"),
+                          highlight=False, soft_wrap=True)
+        running = local_service(loaded.root, loaded.profiles, timeout=timeout, env=env)
     with err_console.status("starting the service"), running as url:
         pass_ = _run_checks(url, cases, expected, Tolerance(rtol=rtol, atol=atol), timeout)
     total = len(cases) + (expected is not None)
