@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from pesto_factory.packager.inputroots import payload_roots, runtime_env
+
 from tests.packager.conftest import NDVI, run_cli
 from tests.runtime.conftest import write_scene
 
