@@ -6,8 +6,9 @@ left out only with a marker on the line(s) just before it that gives a reason:
 
     <!-- docs-test: skip reason="needs a real Conductor server" -->
 
-In a shell block, a command is a line (with `\\` continuations); lines starting with `#` right
-after a command are the output it shows, checked against what it prints (see `output_pattern`).
+In a shell block, a command is a line (with `\\` continuations); lines starting with `#` in the
+first column right after a command are the output it shows (indented ones are comments),
+checked against what it prints (see `output_pattern`).
 This module only parses; it runs nothing.
 """
 
@@ -151,7 +152,7 @@ def shell_commands(text: str, first_line: int) -> list[Command]:
             close()
             continue
         if stripped.startswith("#"):
-            if current is not None:
+            if current is not None and raw.startswith("#"):  # indented: a comment, not output
                 shown.append(stripped[1:].strip())
             continue
         close()

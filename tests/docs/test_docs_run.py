@@ -71,11 +71,12 @@ class DocSession:
         self.env = env
         self.state.write_text("")
 
-    def fill(self, text: str, *, shell: bool) -> str:
-        """The command as it runs here: placeholders replaced (see the module docstring)."""
+    def fill(self, text: str, *, shell: bool, job: bool = True) -> str:
+        """The command as it runs here: placeholders replaced (see the module docstring).
+        Shown outputs get the same folders and ports; their `<id>` stays a wildcard."""
         text = _DATA.sub(str(self.sandbox / "data"), text)
         text = _PORT.sub(lambda m: self.ports.setdefault(m.group(1), str(free_port())), text)
-        if "<id>" in text:
+        if job and "<id>" in text:
             assert self.job_id, "the doc uses <id> before any command printed a jobId"
             text = text.replace("<id>", self.job_id)
         if shell:  # one line: a left-out option must not leave a dangling continuation
@@ -104,7 +105,8 @@ class DocSession:
             pytest.fail(f"{where}: `{shown}` exited {result.returncode}; its output ends:\n"
                         + "\n".join(output.splitlines()[-40:]), pytrace=False)
         if command and command.shown_output:
-            pattern = output_pattern(command.shown_output)
+            pattern = output_pattern(tuple(self.fill(line, shell=False, job=False)
+                                           for line in command.shown_output))
             if not pattern.search("".join(output.split())):
                 pytest.fail(f"{where}: `{shown}` printed something else than the doc shows\n"
                             f"doc:    {' '.join(command.shown_output)}\nprinted: "
@@ -116,7 +118,7 @@ class DocSession:
 
     def _start_background(self, text: str, where: str) -> None:
         log = self.sandbox / f".docs-test-bg-{len(self.background)}.log"
-        process = subprocess.Popen(["bash", "-c", f"set -a\n. {self.state}\nexec {text}"],
+        process = subprocess.Popen(["bash", "-c", f"set -a\n. {self.state}\n{text}"],
                                    cwd=self.sandbox, env=self.env, stdin=subprocess.DEVNULL,
                                    stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                    start_new_session=True)
