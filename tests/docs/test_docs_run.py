@@ -9,9 +9,10 @@ How a doc is run (one test per doc file, its blocks in order, in one sandbox fol
 - The sandbox (the current folder of every command): copies of examples/, dags/, workflows/,
   `.venv` (a link to the checkout's), and generated data: `data/scene.tif` (a 6-band 256 x 256
   synthetic scene, bands blue..swir2), `data/s2.tif` and `scene.tif` (the same), `tile.tif`
-  (a 1-band 64 x 64 tile). PATH starts with the venv's bin, PESTO_WORKSPACE is in the sandbox.
+  (a 1-band 64 x 64 tile). PATH starts with the venv's bin; PESTO_WORKSPACE and AIRFLOW_HOME
+  are in the sandbox; dags/ is on PYTHONPATH (as on Airflow's workers).
 - Placeholders filled before a command runs: the absolute folder `/data` is the sandbox's data/;
-  ports 8080-8089 after `127.0.0.1:`, `localhost:` or `--port ` become free ports
+  ports 8080-8089 after `127.0.0.1:`, `localhost:`, `--port ` or `"port": ` become free ports
   (one per doc and number); `<id>` is the last `jobId` a
   command printed; options in square brackets starting with `-` (`[--parallel 4]`) are left out.
 - Shell state (variables, exports) carries from one command to the next within a doc. A
@@ -48,7 +49,7 @@ from tests.docs.docblocks import (
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 COMMAND_TIMEOUT = 300
-_PORT = re.compile(r"(?:(?<=127\.0\.0\.1:)|(?<=localhost:)|(?<=--port ))(808\d)\b")
+_PORT = re.compile(r'(?:(?<=127\.0\.0\.1:)|(?<=localhost:)|(?<=--port )|(?<="port": ))(808\d)\b')
 _DATA = re.compile(r"(?<![\w.~-])/data\b")
 _OPTIONAL = re.compile(r"\s\[-[^\]\n]*\]")
 _JOB_ID = re.compile(r'"jobId"\s*:\s*"([^"]+)"')
@@ -66,7 +67,8 @@ class DocSession:
         self.background: list[subprocess.Popen] = []
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PESTO_", "AIRFLOW"))}
         env.update(PATH=f"{sandbox / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-                   PESTO_WORKSPACE=str(sandbox / "workspace"), PYTHONDONTWRITEBYTECODE="1")
+                   PESTO_WORKSPACE=str(sandbox / "workspace"), PYTHONDONTWRITEBYTECODE="1",
+                   AIRFLOW_HOME=str(sandbox / "airflow"), PYTHONPATH=str(sandbox / "dags"))
         env.pop("VIRTUAL_ENV", None)
         self.env = env
         self.state.write_text("")
