@@ -49,3 +49,31 @@ def test_output_pattern_wildcards() -> None:
 def test_indented_commands_are_found(tmp_path: Path) -> None:
     doc = _doc(tmp_path, "text\n\n    packager build x\n    my-service/\n\n```sh\ncurl y\n```\n")
     assert unfenced_commands(doc) == [(3, "packager build x")]
+
+
+def test_a_failing_command_is_named_by_file_line_and_text(tmp_path: Path) -> None:
+    """What CI shows when a doc (a new one too) breaks: where, which command, its output."""
+    from tests.docs.test_docs_run import DocSession
+
+    doc = _doc(tmp_path, "# Title\n\n```sh\necho fine\nls /no/such/folder\n```\n")
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    session = DocSession(sandbox)
+    (block,) = parse_blocks(doc)
+    session.run(block, block.commands[0], block.commands[0].text)
+    with pytest.raises(pytest.fail.Exception) as failed:
+        session.run(block, block.commands[1], block.commands[1].text)
+    message = str(failed.value)
+    assert "doc.md:5: `ls /no/such/folder` exited 2" in message
+    assert "No such file or directory" in message
+
+
+def test_a_shown_output_that_differs_fails(tmp_path: Path) -> None:
+    from tests.docs.test_docs_run import DocSession
+
+    doc = _doc(tmp_path, "```sh\necho '{\"status\": \"OK\"}'\n# {\"status\": \"FAILED\"}\n```\n")
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    (block,) = parse_blocks(doc)
+    with pytest.raises(pytest.fail.Exception, match="printed something else"):
+        DocSession(sandbox).run(block, block.commands[0], block.commands[0].text)

@@ -91,7 +91,8 @@ class DocSession:
                 "exit $__rc\n")
 
     def run(self, block: Block, command: Command | None, text: str) -> str:
-        where = f"{block.doc.relative_to(REPO)}:{command.line if command else block.line}"
+        doc = block.doc.relative_to(REPO) if block.doc.is_relative_to(REPO) else block.doc.name
+        where = f"{doc}:{command.line if command else block.line}"
         shown = text if command else f"python block:\n{block.text}"
         if command and (text.rstrip().endswith("&") or _SERVE.search(text)):
             self._start_background(text.rstrip().removesuffix("&"), where)
