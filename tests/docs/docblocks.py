@@ -6,6 +6,11 @@ left out only with a marker on the line(s) just before it that gives a reason:
 
     <!-- docs-test: skip reason="needs a real Conductor server" -->
 
+A block that needs the container engine says so; it runs whenever DOCKER_HOST is set (as in
+`make test`) and otherwise makes the doc's test skip, which the suite's skip policy refuses:
+
+    <!-- docs-test: engine -->
+
 In a shell block, a command is a line (with `\\` continuations); lines starting with `#` in the
 first column right after a command are the output it shows (indented ones are comments),
 checked against what it prints (see `output_pattern`).
@@ -25,6 +30,7 @@ PYTHON_TAGS = {"python", "py"}
 _FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
 _MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*(.*?)\s*-->\s*$")
 _SKIP = re.compile(r'^skip\s+reason=(?:"([^"]+)"|(\S.*))$')
+ENGINE = "engine"
 #: Indented lines that read as a command a user would copy: they must be in a fenced block.
 COMMAND_WORDS = ("packager ", "pesto ", "pesto-runtime ", "curl ", "python ", ".venv/bin/",
                  "airflow ", "make ", "export ")
@@ -53,6 +59,7 @@ class Block:
     text: str
     skip_reason: str | None = None
     commands: tuple[Command, ...] = field(default=())
+    needs_engine: bool = False
 
     @property
     def runs(self) -> bool:
@@ -74,10 +81,11 @@ def parse_blocks(doc: Path) -> list[Block]:
         found = _MARKER.match(line)
         if found:
             skip = _SKIP.match(found.group(1))
-            if not skip:
+            if not skip and found.group(1) != ENGINE:
                 raise MarkerError(f"{doc.name}:{index + 1}: docs-test marker {found.group(1)!r}: "
-                                  'write <!-- docs-test: skip reason="why it cannot run" -->')
-            marker = (skip.group(1) or skip.group(2)).strip()
+                                  'write <!-- docs-test: skip reason="why it cannot run" --> '
+                                  "or <!-- docs-test: engine -->")
+            marker = ENGINE if not skip else (skip.group(1) or skip.group(2)).strip()
             index += 1
             continue
         fence = _FENCE.match(line)
@@ -97,7 +105,8 @@ def parse_blocks(doc: Path) -> list[Block]:
         text = "\n".join(body) + "\n"
         lang = lang.lower()
         commands = tuple(shell_commands(text, start)) if lang in SHELL_TAGS else ()
-        blocks.append(Block(doc, start, lang, text, marker, commands))
+        engine = marker == ENGINE
+        blocks.append(Block(doc, start, lang, text, None if engine else marker, commands, engine))
         marker = None
     return blocks
 

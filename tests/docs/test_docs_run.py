@@ -18,6 +18,12 @@ How a doc is run (one test per doc file, its blocks in order, in one sandbox fol
 - Shell state (variables, exports) carries from one command to the next within a doc. A
   command ending in `&`, or running `pesto-runtime serve` / `packager serve`, is started in the
   background until the end of the doc; the next command starts once its health route answers.
+- A block marked `<!-- docs-test: engine -->` builds or runs images: it runs when DOCKER_HOST
+  is set (`make test`), with PESTO_BASE_IMAGE set to the engine's local base
+  (localhost/pybase:bookworm, built by `make engine`: no registry is reachable here); without
+  an engine those blocks do not run and the doc's test then skips, which the suite's skip
+  policy refuses. Images the doc built
+  (`my-service:*`) are removed at its end.
 - Every command must exit 0 (use `curl --fail` where a doc means success). `# ...` lines right
   after a command are the output it shows, checked by `docblocks.output_pattern`.
 A failure names the doc file, the line and the command, with the tail of its output.
@@ -47,6 +53,9 @@ from tests.docs.docblocks import (
     unfenced_commands,
 )
 
+LOCAL_BASE = "localhost/pybase:bookworm"
+#: Image names the docs build: removed after each doc (a build leaves ~0.5 GB).
+DOC_IMAGES = ("my-service",)
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 COMMAND_TIMEOUT = 300
 _PORT = re.compile(r'(?:(?<=127\.0\.0\.1:)|(?<=localhost:)|(?<=--port )|(?<="port": ))(808\d)\b')
@@ -70,6 +79,9 @@ class DocSession:
                    PESTO_WORKSPACE=str(sandbox / "workspace"), PYTHONDONTWRITEBYTECODE="1",
                    AIRFLOW_HOME=str(sandbox / "airflow"), PYTHONPATH=str(sandbox / "dags"))
         env.pop("VIRTUAL_ENV", None)
+        if os.environ.get("DOCKER_HOST"):
+            env["PESTO_BASE_IMAGE"] = os.environ.get("PESTO_BASE_IMAGE", LOCAL_BASE)
+        self.used_engine = False
         self.env = env
         self.state.write_text("")
 
@@ -140,6 +152,15 @@ class DocSession:
 
         wait_until(healthy, timeout=120, what=f"{where}: `{text}` to answer on {url}")
 
+    def remove_images(self) -> None:
+        """The images this doc built."""
+        from pesto_factory.packager.engine import connect
+
+        client = connect()
+        for image in client.images.list():
+            if any(tag.split(":")[0].endswith(DOC_IMAGES) for tag in image.tags):
+                client.images.remove(image.id, force=True)
+
     def close(self) -> None:
         for process in self.background:
             if process.poll() is None:
@@ -186,9 +207,14 @@ def test_doc_runs_as_written(doc: Path, tmp_path: Path) -> None:
     blocks = [block for block in parse_blocks(doc) if block.runs]
     if not blocks:
         return
+    engine = bool(os.environ.get("DOCKER_HOST"))
+    not_run = [block.where for block in blocks if block.needs_engine and not engine]
     session = DocSession(make_sandbox(tmp_path))
     try:
         for number, block in enumerate(blocks):
+            if block.needs_engine and not engine:
+                continue
+            session.used_engine |= block.needs_engine
             if block.lang in SHELL_TAGS:
                 for command in block.commands:
                     session.run(block, command, session.fill(command.text, shell=True))
@@ -198,6 +224,11 @@ def test_doc_runs_as_written(doc: Path, tmp_path: Path) -> None:
                 session.run(block, None, f"python {script.name}")
     finally:
         session.close()
+        if session.used_engine:
+            session.remove_images()
+    if not_run:
+        pytest.skip(f"needs the container engine (DOCKER_HOST unset; make test sets it): "
+                    f"{', '.join(not_run)} not run")
 
 
 def test_skip_markers_give_reasons() -> None:
