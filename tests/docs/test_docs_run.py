@@ -201,8 +201,14 @@ def test_every_runnable_block_is_fenced() -> None:
                        + "\n".join(found))
 
 
+def _doc_params() -> list:
+    """One test per doc; those with engine blocks also carry the `engine` mark."""
+    return [pytest.param(doc, id=doc.name, marks=[pytest.mark.engine] if any(
+        block.needs_engine for block in parse_blocks(doc)) else []) for doc in DOCS]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("doc", DOCS, ids=lambda doc: doc.name)
+@pytest.mark.parametrize("doc", _doc_params())
 def test_doc_runs_as_written(doc: Path, tmp_path: Path) -> None:
     blocks = [block for block in parse_blocks(doc) if block.runs]
     if not blocks:
