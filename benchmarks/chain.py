@@ -27,9 +27,10 @@ sys.path.insert(1, str(REPO / "examples" / "cloud-detection"))
 
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
-from pesto_factory.packager.samples import write_synthetic_scene  # noqa: E402
 from pesto_factory.runtime.imageio import write_image  # noqa: E402
 from pesto_factory.runtime.project import ServiceProject  # noqa: E402
+
+from examples.scenes import write_synthetic_scene  # noqa: E402
 
 
 def direct(scene: Path, out: Path) -> float:

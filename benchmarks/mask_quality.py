@@ -1,11 +1,14 @@
-"""Mask quality benchmark: Cohen's kappa of the cloud detectors against the real reference.
+"""Mask quality benchmark: Cohen's kappa of the cloud detectors against real reference masks.
 
-    .venv/bin/python benchmarks/mask_quality.py [--npz PATH] [--synthetic-size 1024]
+    .venv/bin/python benchmarks/mask_quality.py [--synthetic-size 1024]
 
-1. The real Sentinel-2 L1C crop is written as COG files (pesto_factory.packager.samples), read back, and
-   each detector's mask is written as a COG and scored file against file (pesto_factory.packager.quality):
-   kappa cloud vs rest and clear/cloud/shadow, on the whole crop and on its two halves. The
-   spectral thresholds were chosen on the top half only, so the bottom half is held out.
+1. Every real scene of benchmarks/scenes.py (the Sentinel-2 L1C crop; a Landsat-8 L1 crop,
+   digital numbers; a Landsat-7 crop) with every profile of its sensor, as the service merges
+   them from examples/cloud-detection/pesto/api (`-p landsat8`, `-p dl landsat8`, ...): kappa
+   cloud vs rest and clear/cloud/shadow on the whole crop and on its two halves (the half that
+   chose the sensor's thresholds is marked; the other is held out). Each scene's band
+   descriptions are checked against the profile's band order, as the service does. The
+   Sentinel-2 crop is written as a COG and each mask scored file against file.
 2. Locality: the spectral detector tiled with `required_margin` (and with none) against the
    whole-crop result; the CNN tiled (256 px tiles) with its advisory margin and with none.
 3. A synthetic scene (known truth) scored the same way.
@@ -31,17 +34,19 @@ from rasterio.errors import NotGeoreferencedWarning
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "examples" / "cloud-detection"))
+CONFIG = REPO / "examples" / "cloud-detection" / "pesto" / "api" / "config.json"
+# The profiles each sensor's scenes are measured with, as `pesto build -p ...` merges them.
+PROFILES = {"sentinel2": ((), ("dl",)), "landsat8": (("landsat8",), ("dl", "landsat8"))}
 
 from algorithm.bands import InputSpec  # noqa: E402
 from algorithm.cloudmask import CloudMaskParams, detect_clouds, required_margin  # noqa: E402
 from algorithm.csmask_model import CsmaskModel  # noqa: E402
-from pesto_factory.packager.quality import MaskScore, score_mask_files, score_masks  # noqa: E402
-from pesto_factory.packager.samples import (  # noqa: E402
-    default_crop_path,
-    write_cog,
-    write_sentinel2_crop,
-    write_synthetic_scene,
-)
+from algorithm.detector import check_bands, load_config, make_detector  # noqa: E402
+from examples.quality import MaskScore, score_mask_files, score_masks  # noqa: E402
+from examples.scenes import sentinel2_crop, write_cog, write_synthetic_scene  # noqa: E402
+from pesto_factory.runtime.configfiles import deep_merge, read_with_profiles  # noqa: E402
+
+from benchmarks.scenes import SCENES, Scene, load_scene, split_halves  # noqa: E402
 
 Detect = Callable[[np.ndarray], np.ndarray]
 
@@ -66,32 +71,78 @@ def _tiled(detect: Detect, image: np.ndarray, *, tile: int, margin: int) -> np.n
     return out
 
 
-def _row(name: str, score: MaskScore, seconds: float | None = None) -> str:
+def _row(name: str, score: MaskScore, seconds: float | None = None, *,
+         shadow: bool = True) -> str:
     time_cell = f"{seconds:.2f}" if seconds is not None else ""
-    return (f"| {name} | {score.kappa_cloud:.3f} | {score.kappa_3class:.3f} | "
+    three = f"{score.kappa_3class:.3f}" if shadow else "n/a"
+    return (f"| {name} | {score.kappa_cloud:.3f} | {three} | "
             f"{score.accuracy_3class:.3f} | {score.cloud_fraction_predicted:.3f} | {time_cell} |")
 
 
-def _crop_report(detectors: dict[str, Detect], npz: Path, work: Path) -> tuple[list[str], dict]:
-    files = write_sentinel2_crop(npz, work)
-    image, reference = _read(files.image), _read(files.mask)[0]
-    half = reference.shape[0] // 2
-    lines = ["| detector | kappa cloud | kappa 3-class | accuracy 3-class | cloud fraction "
-             "| seconds |", "|---|---|---|---|---|---|"]
-    masks = {}
-    for name, detect in detectors.items():
-        detect(image[:, :64, :64])  # warm-up: first-call costs out of the timing
+def profile_config(profiles: tuple[str, ...], scene: Scene) -> dict:
+    """The service config merged with the profiles, then the scene's own keys."""
+    return deep_merge(read_with_profiles(CONFIG, profiles), scene.config)
+
+
+def _scene_runs(scene: Scene) -> list[tuple[str, dict, slice | None]]:
+    """(label, config, band selection) for each profile, plus the Landsat-8 scene without B9."""
+    runs = []
+    for profiles in PROFILES[scene.sensor]:
+        config = profile_config(profiles, scene)
+        runs.append((f"-p {' '.join(profiles)}" if profiles else "default", config, None))
+        if scene.name == "landsat8" and "dl" not in profiles:  # the cirrus test's share
+            six = {**config, "band_order": config["band_order"][:6]}
+            runs.append((f"-p {' '.join(profiles)}, 6 bands (no B9)", six, slice(0, 6)))
+    return runs
+
+
+def _scene_report(scene: Scene, image: np.ndarray, reference: np.ndarray,
+                  names: tuple, work: Path) -> tuple[list[str], dict]:
+    halves = split_halves(reference.shape[0])
+    lines, masks = [], {}
+    for label, config, bands in _scene_runs(scene):
+        detector = make_detector(load_config(config))
+        data = image if bands is None else image[bands]
+        check_bands(detector, names if bands is None else names[bands])
+        detector.detect(data[:, :64, :64])  # warm-up: first-call costs out of the timing
         start = time.perf_counter()
-        mask = detect(image)
+        mask = detector.detect(data)
         seconds = time.perf_counter() - start
-        masks[name] = mask
-        path = write_cog(work / f"mask_{name}.tif", mask[np.newaxis], nodata=255,
-                         resampling="nearest")
-        lines.append(_row(f"{name}, whole crop", score_mask_files(path, files.mask), seconds))
-        lines.append(_row(f"{name}, top half", score_masks(reference[:half], mask[:half])))
-        lines.append(_row(f"{name}, bottom half", score_masks(reference[half:], mask[half:])))
-    lines.append(f"| reference | | | | {score_masks(reference, reference).cloud_fraction_predicted:.3f} | |")
-    return lines, {"image": image, "masks": masks}
+        masks[label] = mask
+        path = write_cog(work / f"mask_{scene.name}_{len(masks)}.tif", mask[np.newaxis],
+                         nodata=255, resampling="nearest")
+        reference_path = write_cog(work / f"reference_{scene.name}.tif",
+                                   reference[np.newaxis], nodata=255, resampling="nearest")
+        shadow = scene.shadow_reference
+        lines.append(_row(f"{scene.name} | {label} | whole crop",
+                          score_mask_files(path, reference_path), seconds, shadow=shadow))
+        for half, rows in halves.items():
+            role = ("" if scene.fitted_on is None or config.get("algorithm") == "dl" else
+                    " (chose the thresholds)" if half == scene.fitted_on else " (held out)")
+            lines.append(_row(f"{scene.name} | {label} | {half} half{role}",
+                              score_masks(reference[rows], mask[rows]), shadow=shadow))
+    return lines, masks
+
+
+def _scenes_report(work: Path) -> tuple[list[str], dict]:
+    lines = ["| scene | profile | part | kappa cloud | kappa 3-class | accuracy 3-class "
+             "| cloud fraction | seconds |", "|---|---|---|---|---|---|---|---|"]
+    crop = {}
+    for scene in SCENES:
+        if scene.image is None:  # the Sentinel-2 crop, through its COG as a service reads it
+            files = sentinel2_crop()  # shipped in examples/data/
+            image, reference = _read(files.image), _read(files.mask)[0]
+            with rasterio.open(files.image) as dataset:
+                names = tuple(dataset.descriptions)
+        else:
+            image, reference, names = load_scene(scene)
+        scene_lines, masks = _scene_report(scene, image, reference, names, work)
+        lines += scene_lines
+        fraction = score_masks(reference, reference).cloud_fraction_predicted
+        lines.append(f"| {scene.name} | reference | | | | | {fraction:.3f} | |")
+        if scene.image is None:
+            crop = {"image": image, "masks": {"spectral": masks["default"], "dl": masks["-p dl"]}}
+    return lines, crop
 
 
 def _locality_report(image: np.ndarray, masks: dict, detectors: dict[str, Detect],
@@ -127,12 +178,8 @@ def _synthetic_report(detectors: dict[str, Detect], size: int, work: Path) -> li
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--npz", type=Path, default=default_crop_path())
     parser.add_argument("--synthetic-size", type=int, default=1024)
     args = parser.parse_args(argv)
-    if not args.npz.is_file():
-        print(f"error: real crop not found: {args.npz}", file=sys.stderr)
-        return 1
     dl6 = CsmaskModel()
     dl4 = CsmaskModel(inputs=InputSpec(band_order=("blue", "green", "red", "nir")))
     detectors: dict[str, Detect] = {
@@ -142,10 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        crop_lines, crop = _crop_report(detectors, args.npz, work)
-        print("## Real Sentinel-2 L1C crop (512 x 512, 30 m)\n")
-        print("\n".join(crop_lines))
-        print("\n## Tiled against whole (real crop)\n")
+        scene_lines, crop = _scenes_report(work)
+        print("## Real scenes, every sensor profile (30 m)\n")
+        print("\n".join(scene_lines))
+        print("\n## Tiled against whole (real Sentinel-2 crop)\n")
         print("\n".join(_locality_report(crop["image"], crop["masks"], detectors, dl6.margin)))
         print("\n## Synthetic scene (uint16 DN, known truth)\n")
         print("\n".join(_synthetic_report(detectors, args.synthetic_size, work)))

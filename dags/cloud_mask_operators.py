@@ -66,6 +66,10 @@ class CloudDetectionOperator(PestoProcessOperator):
 
     :param tile: The tile: href (the scene), window (its core, in scene pixels) and margin
         (context read around it; at least the detector's margin, 40 by default) (required)
+    :param sensor: Sensor profile for this call (band ids, DN rescaling, nodata, fitted
+        thresholds); null: the service's configured sensor (default None)
+    :param sun_elevation: Scene sun elevation in degrees (SUN_ELEVATION of the MTL): Landsat
+        digital numbers need it (default None)
     :param pesto_conn_id: the service's Airflow connection (default 'pesto_cloud_detection')
 
     Values may be Jinja templates or XComArgs; the other keyword arguments are
@@ -73,19 +77,23 @@ class CloudDetectionOperator(PestoProcessOperator):
     """
 
     service_name: ClassVar[str | None] = 'cloud-detection'
-    input_names: ClassVar[tuple[str, ...]] = ('tile',)
+    input_names: ClassVar[tuple[str, ...]] = ('tile', 'sensor', 'sun_elevation')
     reference_outputs: ClassVar[tuple[str, ...]] = ('mask',)
-    template_fields: Sequence[str] = ('inputs', 'tile')
+    template_fields: Sequence[str] = ('inputs', 'tile', 'sensor', 'sun_elevation')
 
     def __init__(
         self,
         *,
         tile: dict[str, Any],
+        sensor: str | None = None,
+        sun_elevation: float | None = None,
         pesto_conn_id: str = 'pesto_cloud_detection',
         **kwargs: Any,
     ) -> None:
         super().__init__(pesto_conn_id=pesto_conn_id, **kwargs)
         self.tile = tile
+        self.sensor = sensor
+        self.sun_elevation = sun_elevation
 
 
 class MergeOperator(PestoProcessOperator):

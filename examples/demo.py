@@ -5,8 +5,7 @@
    end).
 2. The main job: the cloud-mask chain (tiling -> cloud-detection per tile -> merge) run by the
    embedded runner (`packager pipeline run examples/pipelines/cloud_mask.yaml`) on the real
-   Sentinel-2 L1C crop of shared/data (a synthetic scene when it is absent), scored against its
-   hand-made reference mask.
+   Sentinel-2 L1C crop shipped in examples/data/, scored against its hand-made reference mask.
 
 It ends by printing where every result is.
 """
@@ -27,6 +26,13 @@ import rasterio
 from rasterio.transform import from_origin
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # examples.scenes, examples.quality
+
+from pesto_factory.runtime.imageio import write_geotiff  # noqa: E402
+
+from examples.quality import score_mask_files  # noqa: E402
+from examples.scenes import sentinel2_crop  # noqa: E402
+
 OUT = Path(os.environ.get("PESTO_DEMO_OUT", REPO / "out" / "demo")).resolve()
 
 
@@ -37,11 +43,8 @@ def write_scene(path: Path, size: int = 512) -> None:
     red = 1200 - 800 * vegetation
     nir = 2000 + 2500 * vegetation
     bands = np.stack([red * 0.8, red * 0.9, red, nir]).astype(np.uint16)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=4,
-                       dtype="uint16", crs="EPSG:32631", nodata=0,
-                       transform=from_origin(600000, 5000000, 10, 10)) as dst:
-        dst.write(bands)
+    write_geotiff(path, bands, crs="EPSG:32631", nodata=0,
+                  transform=from_origin(600000, 5000000, 10, 10))
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -106,25 +109,9 @@ def ndvi_demo() -> Path:
 
 def cloud_mask_demo() -> Path:
     """Part 2: the cloud-mask chain on the real crop through the embedded runner."""
-    from pesto_factory.packager.quality import score_mask_files
-    from pesto_factory.packager.samples import (
-        default_crop_path,
-        write_sentinel2_crop,
-        write_synthetic_scene,
-    )
-
-    data = OUT / "data"
-    crop = default_crop_path()
-    if crop.is_file():
-        files = write_sentinel2_crop(crop, data)
-        scene, reference = files.image, files.mask
-        print(f"\nscene: real Sentinel-2 L1C crop {crop.name} (512 x 512, 6 bands) -> {scene}")
-    else:
-        scene = data / "synthetic_scene.tif"
-        synthetic = write_synthetic_scene(scene, height=1024, width=1024, seed=7,
-                                          mask_path=data / "synthetic_scene_mask.tif")
-        reference = synthetic.mask_path
-        print(f"\nscene: {crop} not found; a synthetic scene instead -> {scene}")
+    files = sentinel2_crop()
+    scene, reference = files.image, files.mask
+    print(f"\nscene: real Sentinel-2 L1C crop (512 x 512, 6 bands) {scene.relative_to(REPO)}")
     run_dir = OUT / "cloud-mask"
     command = [str(Path(sys.executable).with_name("packager")), "pipeline", "run",
                str(REPO / "examples" / "pipelines" / "cloud_mask.yaml"),

@@ -9,12 +9,13 @@ of those files (plus any PESTO_INPUT_ROOTS already set) and say so on stderr.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["describe_roots", "payload_roots", "runtime_env"]
+__all__ = ["describe_roots", "payload_roots", "runtime_env", "runtime_roots"]
 
 
 def payload_roots(*payloads: Any) -> list[Path]:
@@ -38,18 +39,23 @@ def payload_roots(*payloads: Any) -> list[Path]:
     return roots
 
 
+def runtime_roots(roots: Iterable[Path]) -> list[Path]:
+    """The started runtime's input roots: the operator's PESTO_INPUT_ROOTS plus `roots`."""
+    merged = [Path(item) for item in re.split(r"[:,]", os.environ.get("PESTO_INPUT_ROOTS", ""))
+              if item.strip()]
+    return merged + [root for root in roots if root not in merged]
+
+
 def runtime_env(roots: Iterable[Path]) -> dict[str, str]:
-    """PESTO_INPUT_ROOTS for the started runtime: the operator's own setting plus `roots`."""
-    current = [item for item in os.environ.get("PESTO_INPUT_ROOTS", "").replace(",", os.pathsep)
-               .split(os.pathsep) if item]
-    merged = current + [str(root) for root in roots if str(root) not in current]
-    return {"PESTO_INPUT_ROOTS": os.pathsep.join(merged)} if merged else {}
+    """The same as PESTO_INPUT_ROOTS, for a runtime started with this environment."""
+    merged = runtime_roots(roots)
+    return {"PESTO_INPUT_ROOTS": os.pathsep.join(map(str, merged))} if merged else {}
 
 
-def describe_roots(env: dict[str, str], why: str) -> str:
+def describe_roots(roots: Iterable[Path], why: str) -> str:
     """The one line the commands print: which folders the runtime may read, and why."""
-    roots = env.get("PESTO_INPUT_ROOTS", "")
-    if not roots:
+    shown = [str(root) for root in roots]
+    if not shown:
         return ("input roots: none (file:// inputs will be refused with 403; "
                 "set PESTO_INPUT_ROOTS to allow a folder)")
-    return f"input roots: {', '.join(roots.split(os.pathsep))} ({why})"
+    return f"input roots: {', '.join(shown)} ({why})"

@@ -1,5 +1,7 @@
 """`pesto-runtime serve SERVICE_DIR`: serve a service project over HTTP with uvicorn.
 
+(`pesto-runtime describe SERVICE_DIR` prints the project's describe document.)
+
 The service's own settings come from PESTO_* environment variables; the options here override
 the ones an operator changes most (profiles, host, port).
 """
@@ -26,11 +28,36 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("-p", "--profile", action="append", default=None,
                        help="active profile, repeatable (env PESTO_PROFILES, comma separated)")
     serve.add_argument("--log-level", default="info", help="uvicorn log level")
+    describe = commands.add_parser(
+        "describe", help="print a service project's describe document (JSON) and exit")
+    describe.add_argument("service_dir", help="service project folder")
+    describe.add_argument("-p", "--profile", action="append", default=None,
+                          help="active profile, repeatable")
     return parser
+
+
+def _describe(service_dir: str, profiles: list[str] | None) -> int:
+    """The describe document on stdout: how tools without the runtime imported (the pipeline
+    adapters) describe a project folder."""
+    import json
+    from pathlib import Path
+
+    from pesto_factory.runtime.errors import PestoError
+    from pesto_factory.runtime.project import ServiceProject
+
+    try:
+        document = ServiceProject.load(Path(service_dir), tuple(profiles or ())).describe()
+    except PestoError as exc:
+        print(f"pesto-runtime: {exc.message}", file=sys.stderr)
+        return 1
+    print(json.dumps(document))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "describe":
+        return _describe(args.service_dir, args.profile)
     os.environ["PESTO_SERVICE_DIR"] = args.service_dir
     if args.profile:
         os.environ["PESTO_PROFILES"] = ",".join(args.profile)

@@ -22,6 +22,7 @@ class GeoImage:
     transform: Any = None  # affine.Affine of data's top-left pixel, or None
     nodata: float | int | None = None
     margin: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, left, bottom, right
+    band_names: tuple[str | None, ...] | None = None  # the file's band descriptions, if any
 
     def __post_init__(self) -> None:
         if not isinstance(self.data, np.ndarray):
@@ -51,4 +52,4 @@ class GeoImage:
 
     def with_data(self, data: np.ndarray, *, nodata: float | int | None = None) -> GeoImage:
         """Same georeferencing and margin, new pixels (e.g. an algorithm's result)."""
-        return replace(self, data=data, nodata=nodata)
+        return replace(self, data=data, nodata=nodata, band_names=None)

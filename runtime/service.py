@@ -12,6 +12,7 @@ import logging
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,13 @@ from pesto_factory.runtime.metrics import ServiceMetrics
 from pesto_factory.runtime.project import ServiceProject, image_kind
 from pesto_factory.runtime.settings import Settings
 
-__all__ = ["ProcessingService", "SyncResult"]
+__all__ = ["JobWatcher", "ProcessingService", "SyncResult"]
 
 logger = logging.getLogger(__name__)
+
+#: Called on the event loop with the job as stored, when it starts running and when it ends
+#: (the OGC API's callbacks listen this way).
+JobWatcher = Callable[[Job], None]
 
 _SWEEP_INTERVAL = 60.0
 _SPOOL_TTL = 24 * 3600.0
@@ -105,25 +110,32 @@ class ProcessingService:
         self.metrics.job_finished("sync", "succeeded", time.monotonic() - started)
         return SyncResult(outcome)
 
-    def submit_async(self, payload: dict[str, Any], *, inline: bool) -> Job:
+    def submit_async(self, payload: dict[str, Any], *, inline: bool,
+                     watch: JobWatcher | None = None) -> Job:
         job_id = str(uuid.uuid4())
         output_dir = self.outputs_dir / job_id
         item = WorkItem(job_id, payload, str(output_dir), inline)
         job = self.store.add(job_id, output_dir)  # first: the pool may start it at once
+
+        def running() -> None:
+            self.store.mark_running(job_id)
+            self._tell(watch, job_id)
+
         try:
             future = self.pool.submit(
-                item, on_running=lambda: self.store.mark_running(job_id),
+                item, on_running=running,
                 on_progress=lambda p, m: self.store.set_progress(job_id, p, m))
         except PestoError:
             self.store.delete(job_id)
             payload_mod.discard_spooled(payload)
             raise
-        task = asyncio.create_task(self._record(job_id, future))
+        task = asyncio.create_task(self._record(job_id, future, watch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job
 
-    async def _record(self, job_id: str, future: asyncio.Future) -> None:
+    async def _record(self, job_id: str, future: asyncio.Future,
+                      watch: JobWatcher | None = None) -> None:
         started = time.monotonic()
         try:
             outcome: JobOutcome = await future
@@ -133,10 +145,23 @@ class ProcessingService:
             # no half-written output survives a job that did not succeed
             self.store.remove_results(job_id)
             self.metrics.job_finished("async", _outcome_label(exc), time.monotonic() - started)
+            self._tell(watch, job_id)
             return
         files = tuple(_result_file(f) for f in outcome.files)
         self.store.finish(job_id, JobStatus.SUCCEEDED, outputs=outcome.outputs, files=files)
         self.metrics.job_finished("async", "succeeded", time.monotonic() - started)
+        self._tell(watch, job_id)
+
+    def _tell(self, watch: JobWatcher | None, job_id: str) -> None:
+        if watch is None:
+            return
+        job = self.store.get(job_id)
+        if job is None:
+            return
+        try:
+            watch(job)
+        except Exception:  # noqa: BLE001 - a listener never breaks the job's bookkeeping
+            logger.exception("job watcher failed for job %s", job_id)
 
     # --- jobs -----------------------------------------------------------------------
     def job(self, job_id: str) -> Job:

@@ -27,7 +27,7 @@ from typing import Any
 
 from pesto_factory.adapters.airflow._dag import dag_source
 from pesto_factory.adapters.airflow._names import GenerateError, header, module_name
-from pesto_factory.adapters.pipeline import Pipeline, output_schema
+from pesto_factory.adapters.pipeline import Pipeline, describe_view, output_schema, resolve_schema
 
 __all__ = ["EmittedFiles", "GenerateError", "OperatorSpec", "ParamSpec", "RESERVED_NAMES",
            "dag_source", "emit", "header", "module_name", "operator_spec", "operators_source"]
@@ -100,18 +100,9 @@ def _class_name(service: str) -> str:
 
 
 def _resolve(schema: Any, root: Mapping[str, Any]) -> Any:
-    """A local `#/definitions/X` reference followed (once per level: schemas are small)."""
-    for _ in range(10):
-        if not isinstance(schema, Mapping) or "$ref" not in schema:
-            return schema
-        ref = str(schema["$ref"])
-        if not ref.startswith("#/"):
-            return {}
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target.get(part, {}) if isinstance(target, Mapping) else {}
-        schema = target
-    return schema
+    """`schema` with its `$ref`s followed (the pipeline adapters' one resolver); {} if unknown."""
+    resolved, _ = resolve_schema(schema, root)
+    return resolved if resolved is not None else {}
 
 
 def _annotation(schema: Any, root: Mapping[str, Any]) -> str:
@@ -159,6 +150,7 @@ def _param(name: str, schema: Any, root: Mapping[str, Any], required: bool) -> P
 
 def operator_spec(service: str, describe: Mapping[str, Any]) -> OperatorSpec:
     """The operator of `service` from its describe document (`input` is its input schema)."""
+    describe = describe_view(describe, f"describe document of {service!r}")
     schema = describe.get("input")
     if not isinstance(schema, Mapping):
         raise GenerateError(f"describe document of {service!r}: no input schema ('input')")

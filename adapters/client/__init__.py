@@ -30,8 +30,11 @@ from pesto_factory.adapters.client.errors import (
     transport_errors,
 )
 from pesto_factory.adapters.client.models import JobRef, JobState, JobStatus, ResultLink
+from pesto_factory.adapters.client.ogc import OgcProcessClient, is_process_url, plain_outputs
+from pesto_factory.adapters.client.replicas import ReplicaSet
 
 __all__ = [
+    "ReplicaSet",
     "DEFAULT_PROCESS_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "AsyncServiceClient",
@@ -40,6 +43,7 @@ __all__ = [
     "JobRef",
     "JobState",
     "JobStatus",
+    "OgcProcessClient",
     "ResultLink",
     "ServerError",
     "ServiceClient",
@@ -49,6 +53,8 @@ __all__ = [
     "WaitTimeout",
     "call_with_retries",
     "error_from_response",
+    "is_process_url",
     "is_retryable",
+    "plain_outputs",
     "transport_errors",
 ]

@@ -120,6 +120,10 @@ def error_from_response(response: httpx.Response) -> ServiceError:
         text = body["message"]
         hint = body.get("hint") or None
         correlation = body.get("correlationId") or None
+    elif isinstance(body, dict) and isinstance(body.get("detail") or body.get("title"), str):
+        text = body.get("detail") or body["title"]  # RFC 7807 (OGC API - Processes)
+        hint = body.get("hint") if isinstance(body.get("hint"), str) else None
+        correlation = None
     else:
         text = response.text.strip()[:500] or response.reason_phrase or "no message"
         hint = None

@@ -16,6 +16,7 @@ from pesto_factory.adapters.conductor.generate import (
     generate_task_def,
     generate_task_defs,
     generate_workflow,
+    generate_workflows,
     task_name,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "generate_task_def",
     "generate_task_defs",
     "generate_workflow",
+    "generate_workflows",
     "task_name",
 ]

@@ -67,6 +67,8 @@ class DeploySettings:
 
     replicas: int = 1
     max_replicas: int | None = None  # default: 4 x replicas
+    #: Replicas of some services by Kubernetes name (the others get `replicas`).
+    replicas_of: Mapping[str, int] = field(default_factory=dict)
     namespace: str | None = None
     cpu_target_percent: int = 70
     #: Non-secret object store settings put in the ConfigMap (AWS_S3_ENDPOINT, PESTO_OUTPUT_ROOT...).
@@ -76,6 +78,9 @@ class DeploySettings:
     def __post_init__(self) -> None:
         if self.replicas < 1:
             raise ManifestError(f"--replicas {self.replicas}: at least 1 replica is needed")
+        for name, count in self.replicas_of.items():
+            if count < 1:
+                raise ManifestError(f"--replicas-of {name}={count}: at least 1 replica is needed")
         if self.max_replicas is not None and self.max_replicas < self.replicas:
             raise ManifestError(f"--max-replicas {self.max_replicas} is below --replicas "
                                 f"{self.replicas}")
@@ -86,6 +91,10 @@ class DeploySettings:
         if secret_like:
             raise ManifestError(f"{', '.join(secret_like)} must not go into a ConfigMap",
                                 hint=f"put credentials in the Secret {SECRET} on the cluster")
+
+
+    def replicas_for(self, name: str) -> int:
+        return self.replicas_of.get(name, self.replicas)
 
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -179,7 +188,7 @@ def _deployment(service: KubernetesService, settings: DeploySettings) -> dict[st
         "kind": "Deployment",
         "metadata": _metadata(name, labels, settings),
         "spec": {
-            "replicas": settings.replicas,
+            "replicas": settings.replicas_for(name),
             "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
             "template": {
                 "metadata": {"labels": labels},
@@ -221,8 +230,9 @@ def _autoscaler(describe: Mapping[str, Any], settings: DeploySettings) -> dict[s
         "metadata": _metadata(name, _labels(name, describe), settings),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "minReplicas": settings.replicas,
-            "maxReplicas": settings.max_replicas or 4 * settings.replicas,
+            "minReplicas": settings.replicas_for(name),
+            "maxReplicas": max(settings.max_replicas or 4 * settings.replicas_for(name),
+                               settings.replicas_for(name)),
             "metrics": [{"type": "Resource", "resource": {
                 "name": "cpu",
                 "target": {"type": "Utilization",

@@ -46,8 +46,7 @@ def _replica(deployment: dict[str, Any], index: int, count: int, host: str,
     [container] = pod["containers"]
     container["args"] = ["pesto-runtime", "serve", "/opt/pesto/service",
                          "--host", host, "--port", str(port)]
-    container["ports"] = [{"name": "http", "containerPort": port, "hostPort": port,
-                           "protocol": "TCP"}]
+    container.pop("ports", None)  # host network: the port is the --port above, not a mapping
     probe = {"exec": {"command": ["python3", "-c", _PROBE.format(host=host, port=port)]},
              "timeoutSeconds": 5}
     for kind in ("startupProbe", "readinessProbe", "livenessProbe"):

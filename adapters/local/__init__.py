@@ -18,7 +18,13 @@ from pesto_factory.adapters.local.engine import (
     StepRecord,
 )
 from pesto_factory.adapters.local.run import RunFailed, cpu_count, run_pipeline
-from pesto_factory.adapters.local.services import LocalService, LocalServices, ServiceStartFailed
+from pesto_factory.adapters.local.services import (
+    LocalService,
+    LocalServices,
+    ServiceStartFailed,
+    local_service,
+    wait_healthy,
+)
 from pesto_factory.adapters.local.summary import (
     SUMMARY_NAME,
     RunSummary,
@@ -31,6 +37,8 @@ __all__ = [
     "SUMMARY_NAME",
     "LocalService",
     "LocalServices",
+    "local_service",
+    "wait_healthy",
     "PipelineEngine",
     "RunFailed",
     "RunObserver",

@@ -8,6 +8,8 @@
    `POST /process`: its answer carries image outputs by reference (file:// URIs), which is
    what the next step reads; the async results route serves images as bytes. The thread pool
    bounds the calls in flight; a 503/429 (queue full) is retried after its Retry-After.
+   A service given as an OGC API - Processes process URL (`.../processes/ID`, any OGC
+   server) is executed through that API instead (`OgcProcessClient`, docs/ogc.md).
 5. Write summary.json, publish the final images (mask.tif, ...), stop the services.
 
 The embedded runner is for one machine; at scale the same spec drives Conductor or Airflow.
@@ -23,7 +25,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from pesto_factory.adapters.client import ServiceClient, ServiceError, call_with_retries
+from pesto_factory.adapters.client import (
+    OgcProcessClient,
+    ReplicaSet,
+    ServiceClient,
+    ServiceError,
+    call_with_retries,
+    is_process_url,
+)
 from pesto_factory.adapters.local.engine import PipelineEngine, RunObserver, StepFailed, StepRecord
 from pesto_factory.adapters.local.services import LocalServices, profiles_for
 from pesto_factory.adapters.local.summary import (
@@ -33,7 +42,13 @@ from pesto_factory.adapters.local.summary import (
     publish_outputs,
     write_summary,
 )
-from pesto_factory.adapters.pipeline import Pipeline, Step, bind_inputs, check_types
+from pesto_factory.adapters.pipeline import (
+    Pipeline,
+    Step,
+    bind_inputs,
+    check_types,
+    collect_describes,
+)
 from pesto_factory.schemas.errors import PestoError
 
 __all__ = ["RunFailed", "cpu_count", "run_pipeline"]
@@ -92,16 +107,23 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, output_dir: P
                            start_timeout=start_timeout) as local:
             urls = _start_services(pipeline, local, service_urls, profiles, parallel, observer)
             services_info = _services_info(pipeline, local, urls, output_dir)
-            clients = {name: ServiceClient(url, token=token if name in service_urls else None,
-                                           process_timeout=process_timeout)
+            clients = {name: _client(url, token=token if name in service_urls else None,
+                                     process_timeout=process_timeout)
                        for name, url in urls.items()}
             try:
-                check_types(pipeline, {name: client.describe()
-                                       for name, client in clients.items()})
+                # OGC processes have no describe document: their steps are not type-checked
+                described = {name: ref for name, ref in pipeline.services.items()
+                             if not is_process_url(urls[name])}
+                check_types(pipeline, collect_describes(
+                    described, urls={name: urls[name].split(",")[0] for name in described},
+                    tokens={name: token for name in service_urls if token}))
                 engine = PipelineEngine(pipeline, _caller(clients), parallel=parallel,
                                         observer=observer)
                 outputs = engine.run(bound)
             finally:
+                for name, client in clients.items():
+                    if isinstance(client, ReplicaSet):  # how the calls were spread
+                        services_info[name]["replicas"] = dict(client.split())
                 for client in clients.values():
                     client.close()
             files = publish_outputs(outputs, output_dir)
@@ -167,7 +189,18 @@ def _services_info(pipeline: Pipeline, local: LocalServices, urls: Mapping[str, 
     return info
 
 
-def _caller(clients: Mapping[str, ServiceClient]):
+def _client(url: str, *, token: str | None,
+            process_timeout: float | None) -> ServiceClient | OgcProcessClient | ReplicaSet:
+    """A geoprocessing service's client, an OGC process's for a `.../processes/ID` URL, or a
+    replica set for replicas given as comma-separated URLs (`--service NAME=URL1,URL2`)."""
+    if "," in url:
+        return ReplicaSet([u.strip() for u in url.split(",") if u.strip()], token=token,
+                          process_timeout=process_timeout)
+    kind = OgcProcessClient if is_process_url(url) else ServiceClient
+    return kind(url, token=token, process_timeout=process_timeout)
+
+
+def _caller(clients: Mapping[str, ServiceClient | OgcProcessClient | ReplicaSet]):
     def call(step: Step, inputs: dict[str, Any]) -> dict[str, Any]:
         client = clients[step.service]
         return call_with_retries(lambda: client.process(inputs), attempts=_BUSY_ATTEMPTS,

@@ -5,25 +5,30 @@ Each service gets its own folder under the run's output folder (`services/NAME/`
 outputs, log). They all read files from the same input roots, which cover the run's input
 files and every service's output root, so a step can read what an earlier step wrote. The
 start waits for every health route with a deadline and gives up early, with the log's tail,
-when a service exits.
+when a service exits. `local_service` is the same launcher for one service (what `packager
+run` and `packager test` use), and `wait_healthy` the one readiness wait (a container too).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pesto_factory.adapters.client import ServiceClient, ServiceError
 from pesto_factory.schemas.errors import PestoError
 
-__all__ = ["LocalService", "LocalServices", "ServiceStartFailed", "service_dir"]
+__all__ = ["LocalService", "LocalServices", "ServiceStartFailed", "local_service", "service_dir",
+           "wait_healthy"]
 
 #: Variables of the caller's environment that would change where a started service reads,
 #: writes or listens, or what it demands: the runner sets them itself.
@@ -103,39 +108,20 @@ class LocalServices:
 
     def wait_ready(self) -> dict[str, LocalService]:
         """Block until every started service answers health 200; ServiceStartFailed if one
-        exits or the deadline passes."""
+        exits or the deadline passes (they start in parallel: one deadline for all)."""
         deadline = time.monotonic() + self.start_timeout
-        clients = {name: ServiceClient(started.service.url, timeout=2)
-                   for name, started in self._started.items()}
-        last: dict[str, str] = {}
-        try:
-            while clients:
-                for name in list(clients):
-                    self._check_alive(name)
-                    try:
-                        clients[name].health()
-                        clients.pop(name).close()
-                    except ServiceError as exc:
-                        last[name] = exc.service_message
-                if clients and time.monotonic() > deadline:
-                    name = next(iter(clients))
-                    raise ServiceStartFailed(
-                        f"service {name!r} was not healthy after {self.start_timeout:.0f} s "
-                        f"({last.get(name, 'no answer')})",
-                        hint=f"its log: {self._started[name].service.log}")
-                if clients:
-                    time.sleep(0.2)
-        finally:
-            for client in clients.values():
-                client.close()
+        for name, started in self._started.items():
+            wait_healthy(started.service.url, name=name, timeout=self.start_timeout,
+                         deadline=deadline, exited=lambda name=name: self._exit_report(name),
+                         hint=f"its log: {started.service.log}")
         return self.services
 
-    def _check_alive(self, name: str) -> None:
+    def _exit_report(self, name: str) -> str | None:
         started = self._started[name]
-        if started.process.poll() is not None:
-            raise ServiceStartFailed(
-                f"service {name!r} exited (code {started.process.returncode}) before it was "
-                f"ready:\n{_tail(started.service.log)}", hint=f"its log: {started.service.log}")
+        if started.process.poll() is None:
+            return None
+        return (f"exited (code {started.process.returncode}) before it was ready:\n"
+                f"{_tail(started.service.log)}")
 
     @property
     def services(self) -> dict[str, LocalService]:
@@ -159,6 +145,50 @@ class LocalServices:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def wait_healthy(url: str, *, name: str, timeout: float, exited: Callable[[], str | None],
+                 deadline: float | None = None, hint: str | None = None) -> None:
+    """Poll `url`'s health route (through the REST client) until it answers 200.
+
+    `exited()` returns why the service is gone (a log tail), or None while it runs: the wait
+    then gives up at once rather than at the deadline. Raises ServiceStartFailed.
+    """
+    deadline = time.monotonic() + timeout if deadline is None else deadline
+    last = "no answer"
+    with ServiceClient(url, timeout=2) as client:
+        while True:
+            report = exited()
+            if report is not None:
+                raise ServiceStartFailed(f"service {name!r} {report}", hint=hint)
+            try:
+                client.health()
+                return
+            except ServiceError as exc:
+                last = exc.service_message
+            if time.monotonic() > deadline:
+                raise ServiceStartFailed(
+                    f"service {name!r} was not healthy after {timeout:.0f} s ({last})", hint=hint)
+            time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def local_service(project: Path, profiles: Sequence[str] = (), *, timeout: float = 60.0,
+                  input_roots: Sequence[Path] | None = None) -> Iterator[LocalService]:
+    """One `pesto-runtime serve` of `project` on 127.0.0.1 in a throw-away folder, until exit.
+
+    What `packager run` and `packager test` start. `input_roots` default to the caller's
+    PESTO_INPUT_ROOTS (the service's own outputs are always readable).
+    """
+    if input_roots is None:
+        given = os.environ.get("PESTO_INPUT_ROOTS", "")
+        input_roots = [Path(part) for part in re.split(r"[:,]", given) if part.strip()]
+    name = Path(project).resolve().name
+    with tempfile.TemporaryDirectory(prefix="pesto-local-") as run_dir, \
+            LocalServices(Path(run_dir), input_roots=input_roots, all_services=[name],
+                          start_timeout=timeout) as services:
+        services.start(name, Path(project), profiles=profiles)
+        yield services.wait_ready()[name]
 
 
 def _free_port() -> int:

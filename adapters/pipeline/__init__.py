@@ -10,6 +10,14 @@ format.
 
 from __future__ import annotations
 
+from pesto_factory.adapters.pipeline.describe import (
+    DescribeError,
+    ServiceDescription,
+    collect_describes,
+    describe_project,
+    describe_view,
+    resolve_schema,
+)
 from pesto_factory.adapters.pipeline.expressions import (
     ExpressionError,
     ResolutionError,
@@ -40,6 +48,12 @@ from pesto_factory.adapters.pipeline.typecheck import check_types, input_schema,
 
 __all__ = [
     "DEFAULT_ITEM",
+    "DescribeError",
+    "ServiceDescription",
+    "collect_describes",
+    "describe_project",
+    "describe_view",
+    "resolve_schema",
     "INPUT_TYPES",
     "NO_DEFAULT",
     "ExpressionError",

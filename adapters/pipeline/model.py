@@ -163,11 +163,14 @@ class Step:
     item: str | None = None  # the `as` name; set exactly when foreach is
     description: str = ""
     index: int = 0  # position in the spec's `steps` list (for pointers)
+    #: Conductor options of this step (schema: Step.conductor), over the pipeline's.
+    conductor: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         if (self.foreach is None) != (self.item is None):
             raise ValueError(f"step {self.id!r}: foreach and its item name go together")
         object.__setattr__(self, "inputs", MappingProxyType(dict(self.inputs)))
+        object.__setattr__(self, "conductor", MappingProxyType(dict(self.conductor)))
 
     @property
     def fan_out(self) -> bool:
@@ -208,9 +211,11 @@ class Pipeline:
     order: tuple[str, ...] = ()
     #: JSON pointer -> YAML line, to point at the spec in later (type) checks.
     locations: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+    #: Conductor options of every step (schema: Conductor), steps may override them.
+    conductor: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
-        for name in ("services", "inputs", "outputs", "locations"):
+        for name in ("services", "inputs", "outputs", "locations", "conductor"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         if not self.order:
             object.__setattr__(self, "order", tuple(step.id for step in self.steps))

@@ -1,7 +1,8 @@
 """Checking a pipeline against its services' describe documents: names and JSON types.
 
 The describe document (`GET /api/v1/describe`, or `service.json` of a build) holds each
-service's input schema and output schema. With them the spec's expressions get a type:
+service's input schema and output schema, read through `describe.ServiceDescription` (its
+`resolve_schema` follows the `$ref`s). With them the spec's expressions get a type:
 `${inputs.x}` from the input's declared type, `${step.field}` from the output schema of the
 step's service (a list of those for a fan-out step), `${item}` from the items of the foreach
 list. The check refuses what would surely fail at run time: an output field the service does not
@@ -13,15 +14,20 @@ of a step that is not a fan-out, and JSON types that cannot match. Schemas it ca
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
+from pesto_factory.adapters.pipeline.describe import (
+    ServiceDescription,
+    describe_view,
+    resolve_schema,
+    shared_definitions,
+)
 from pesto_factory.adapters.pipeline.model import Pipeline, Ref, SpecError, Step
-from pesto_factory.schemas import load_schema
 
 __all__ = ["check_types", "input_schema", "output_schema"]
 
 _Schema = Mapping[str, Any]
+Described = ServiceDescription | Mapping[str, Any]
 _Typed = tuple[_Schema | None, _Schema]  # (schema or None when unknown, document with definitions)
 
 _INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -35,29 +41,22 @@ class _FieldFault(Exception):
     """A field an expression reads that the schema says is not there."""
 
 
-@lru_cache(maxsize=1)
-def _shared() -> dict[str, Any]:
-    return load_schema("definitions")
-
-
-def input_schema(describe: Mapping[str, Any]) -> _Schema:
+def input_schema(describe: Described) -> _Schema:
     """The input JSON Schema of a describe document ({} when absent)."""
-    schema = describe.get("input")
-    return schema if isinstance(schema, Mapping) else {}
+    return describe_view(describe).input_schema
 
 
-def output_schema(describe: Mapping[str, Any]) -> _Schema:
+def output_schema(describe: Described) -> _Schema:
     """The output JSON Schema of a describe document (geoprocessing: output.content.json)."""
-    output = describe.get("output")
-    if not isinstance(output, Mapping):
-        return {}
-    content = output.get("content", {}).get("application/json", {})
-    schema = content.get("schema") if isinstance(content, Mapping) else None
-    return schema if isinstance(schema, Mapping) else output.get("schema", {}) or {}
+    return describe_view(describe).output_schema
 
 
-def check_types(pipeline: Pipeline, describes: Mapping[str, Mapping[str, Any]]) -> None:
-    """Raise SpecError listing every fault found; services without a describe are skipped."""
+def check_types(pipeline: Pipeline, describes: Mapping[str, Described]) -> None:
+    """Raise SpecError listing every fault found; services without a describe are skipped.
+
+    `describes` maps service names to describe documents or their views (`collect_describes`).
+    """
+    describes = {name: describe_view(document) for name, document in describes.items()}
     faults: list[tuple[str, str]] = []
     for step in pipeline.ordered_steps():
         describe = describes.get(step.service)
@@ -140,7 +139,7 @@ def _ref_type(pipeline: Pipeline, step: Step | None, ref: Ref,
               describes: Mapping[str, Any]) -> _Typed:
     if ref.kind == "input":
         declared = pipeline.inputs[ref.name].type
-        typed: _Typed = (_INPUT_SCHEMAS[declared], _shared())
+        typed: _Typed = (_INPUT_SCHEMAS[declared], shared_definitions())
         label = f"input {ref.name!r}"
     elif ref.kind == "item":
         assert step is not None and step.foreach is not None
@@ -163,19 +162,7 @@ def _ref_type(pipeline: Pipeline, step: Step | None, ref: Ref,
 
 def _deref(typed: _Typed) -> _Typed:
     schema, root = typed
-    for _ in range(16):
-        if schema is None or "$ref" not in schema:
-            return schema, root
-        target = str(schema["$ref"])
-        if not target.startswith("#/definitions/"):
-            return None, root
-        name = target.removeprefix("#/definitions/")
-        local = (root.get("definitions") or {}).get(name)
-        if local is None:
-            root = _shared()
-            local = root["definitions"].get(name)
-        schema = local
-    return None, root
+    return resolve_schema(schema, root) if schema is not None else (None, root)
 
 
 def _field(typed: _Typed, name: str, label: str, ref: Ref) -> _Typed:

@@ -14,6 +14,7 @@ import sys
 import typer
 from pesto_factory.packager.cli import (
     build,
+    conductor,
     deploy,
     emit,
     init,
@@ -39,6 +40,7 @@ for _module in (init, schemagen, build, test, run, serve, list_):
                 help=_module.HELP)(_module.command)
 app.add_typer(pipeline.app, name=pipeline.NAME, help=pipeline.HELP)
 app.add_typer(emit.app, name=emit.NAME, help=emit.HELP)
+app.add_typer(conductor.app, name=conductor.NAME, help=conductor.HELP)
 app.add_typer(deploy.app, name=deploy.NAME, help=deploy.HELP)
 
 

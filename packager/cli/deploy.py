@@ -89,6 +89,8 @@ def k8s(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder the manifests are written to "
                                       "(replaced as a whole).")],
     replicas: Annotated[int, typer.Option("--replicas", help="Replicas per service.")] = 1,
+    replicas_of: Annotated[list[str] | None, typer.Option(
+        "--replicas-of", help="SERVICE=N: replicas of one service (its Kubernetes name).")] = None,
     max_replicas: Annotated[int | None, typer.Option(
         "--max-replicas", help="Autoscaler ceiling (default 4 x replicas).")] = None,
     namespace: Annotated[str | None, typer.Option("--namespace", "-n")] = None,
@@ -111,14 +113,20 @@ def k8s(
     object_store = _key_values(config, "--config")
     if output_root:
         object_store["PESTO_OUTPUT_ROOT"] = output_root
+    try:
+        counts = {name: int(n) for name, n in _key_values(replicas_of, "--replicas-of").items()}
+    except ValueError as exc:
+        raise BadRequest(f"--replicas-of {replicas_of}: N must be a whole number") from exc
     settings = DeploySettings(replicas=replicas, max_replicas=max_replicas, namespace=namespace,
-                              object_store=object_store)
+                              object_store=object_store, replicas_of=counts)
     services = [service_of(target, profile or [], registry) for target in targets]
     overrides = _key_values(image, "--image")
     names = {resource_name(s.describe) for s in services}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise BadRequest(f"--image {unknown[0]}: no such service (known: {', '.join(sorted(names))})")
+    for option, given in (("--image", overrides), ("--replicas-of", counts)):
+        unknown = sorted(set(given) - names)
+        if unknown:
+            raise BadRequest(f"{option} {unknown[0]}: no such service "
+                             f"(known: {', '.join(sorted(names))})")
     services = [KubernetesService(s.describe, overrides.get(resource_name(s.describe), s.image))
                 for s in services]
     files = generate_manifests(services, settings)

@@ -8,7 +8,6 @@ with `--describe NAME=FILE` (required for `image:` services).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,28 +30,10 @@ HELP = ("Generate Airflow operators (one per service) and the DAG of a pipeline 
 
 
 def _describes(pipeline: Any, profiles: dict[str, list[str]],
-               files: dict[str, str]) -> dict[str, dict[str, Any]]:
-    from pesto_factory.adapters.client import ServiceClient
-    from pesto_factory.runtime.project import ServiceProject
+               files: dict[str, str]) -> dict[str, Any]:
+    from pesto_factory.packager.cli.pipeline import describes_for
 
-    describes: dict[str, dict[str, Any]] = {}
-    for name, ref in pipeline.services.items():
-        if name in files:
-            path = Path(files[name])
-            try:
-                describes[name] = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise OptionError(f"--describe {name}={path}: cannot read it: {exc}") from exc
-        elif ref.project is not None:
-            chosen = tuple(profiles.get(name, ref.profiles))
-            describes[name] = ServiceProject.load(ref.project, chosen).describe()
-        elif ref.url is not None:
-            with ServiceClient(ref.url) as client:
-                describes[name] = client.describe()
-        else:
-            raise OptionError(f"service {name!r} is an image: give its describe document with "
-                              f"--describe {name}=FILE")
-    return describes
+    return describes_for(pipeline, profiles=profiles, files=files)
 
 
 def describes_for(pipeline: Any, spec: Path, profile: list[str] | None,

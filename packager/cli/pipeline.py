@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,22 +57,33 @@ DescribeOption = Annotated[list[str] | None, typer.Option(
          "asking it (repeatable).")]
 
 
+def describes_for(pipeline: Any, *, profiles: Mapping[str, Sequence[str]] | None = None,
+                  files: Mapping[str, str] | None = None,
+                  only_projects: bool = False) -> dict[str, Any]:
+    """The describe documents of a spec's services through the adapters' one collector
+    (`collect_describes`); project folders are described in this process (the packager has
+    the runtime)."""
+    from pesto_factory.adapters.pipeline import collect_describes
+    from pesto_factory.runtime.project import ServiceProject
+
+    def describe_project(project: Path, chosen: tuple[str, ...]) -> dict[str, Any]:
+        return ServiceProject.load(project, chosen).describe()
+
+    return collect_describes(pipeline.services, files=files, profiles=profiles,
+                             describe_project=describe_project, only_projects=only_projects)
+
+
 @app.command("check", help="Check a spec: schema, references, cycles, and the types against "
              "the describe documents of its project services.")
 def check(spec: SpecArgument, profile: ProfileOption = None) -> None:
     from pesto_factory.adapters.pipeline import check_types, load_pipeline
-    from pesto_factory.runtime.project import ServiceProject
 
     pipeline = load_pipeline(spec)
     chosen = parse_service_profiles(profile)
     unknown = [name for name in chosen if name not in pipeline.services]
     if unknown:
         raise OptionError(f"--profile {unknown[0]}: no such service in {spec}")
-    describes = {}
-    for name, ref in pipeline.services.items():
-        if ref.project is not None:
-            profiles = tuple(chosen.get(name, ref.profiles))
-            describes[name] = ServiceProject.load(ref.project, profiles).describe()
+    describes = describes_for(pipeline, profiles=chosen, only_projects=True)
     check_types(pipeline, describes)
     flow = " -> ".join(
         f"{step.id}[foreach {step.foreach.text}]" if step.foreach else step.id
@@ -121,7 +132,8 @@ def run(
         help="NAME=VALUE (repeatable): a path or URI for images; JSON when it parses.")] = None,
     services: Annotated[list[str] | None, typer.Option(
         "--service", "-s", show_default=False,
-        help="NAME=URL (repeatable): use this running service instead of starting it.")] = None,
+        help="NAME=URL (repeatable): use this running service instead of starting it; "
+             "NAME=URL1,URL2 spreads its calls over replicas.")] = None,
     profile: ProfileOption = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", show_default=False,
@@ -156,12 +168,9 @@ def run(
 def _say_input_roots(given: dict[str, Any]) -> None:
     """The runner gives every service it starts the folders of the inputs and the services'
     output folders as input roots (not the caller's PESTO_INPUT_ROOTS): say which."""
-    import os
-
     from pesto_factory.packager.inputroots import describe_roots, payload_roots
 
-    roots = os.pathsep.join(str(root) for root in payload_roots(given))
-    err_console.print(describe_roots({"PESTO_INPUT_ROOTS": roots} if roots else {},
+    err_console.print(describe_roots(payload_roots(given),
                                      "the inputs' folders; each started service's outputs too"),
                       highlight=False, soft_wrap=True)
 

@@ -53,8 +53,10 @@ def command(
         envvar="PESTO_TEST_TIMEOUT",
         help="Seconds to wait for start-up and for the result ")] = 300.0,
 ) -> None:
+    from pesto_factory.adapters.client import ServiceClient
+    from pesto_factory.adapters.local import local_service
     from pesto_factory.packager.results import summarise, write_result_dir
-    from pesto_factory.packager.services import container_service, describe, local_service, process
+    from pesto_factory.packager.services import container_service
 
     inputs = _payload(payload)
     if Path(target).is_dir() or Path(target).is_file():
@@ -64,12 +66,13 @@ def command(
                                         gpu=bool(loaded.requirements.get("gpu")), timeout=timeout)
         else:
             running = local_service(loaded.root, loaded.profiles, timeout=timeout,
-                                    env=_input_roots_env(inputs))
+                                    input_roots=_input_roots(inputs))
     else:
         running = container_service(target, gpu=_image_wants_gpu(target), timeout=timeout)
-    with err_console.status("starting the service"), running as url:
-        document = describe(url)
-        result = process(url, inputs, timeout=timeout)
+    with err_console.status("starting the service"), running as service, \
+            ServiceClient(service.url, process_timeout=timeout) as client:
+        document = client.describe()
+        result = client.process(inputs, inline=True)
     if output is not None:
         write_result_dir(result, document, output)
         err_console.print(f"result written to {output}", highlight=False)
@@ -77,13 +80,13 @@ def command(
         console.print_json(json.dumps(summarise(result, document)))
 
 
-def _input_roots_env(inputs: dict[str, Any]) -> dict[str, str]:
-    from pesto_factory.packager.inputroots import describe_roots, payload_roots, runtime_env
+def _input_roots(inputs: dict[str, Any]) -> list[Path]:
+    from pesto_factory.packager.inputroots import describe_roots, payload_roots, runtime_roots
 
-    env = runtime_env(payload_roots(inputs))
-    err_console.print(describe_roots(env, "the payload's file:// folders, and PESTO_INPUT_ROOTS"),
+    roots = runtime_roots(payload_roots(inputs))
+    err_console.print(describe_roots(roots, "PESTO_INPUT_ROOTS and the payload's file:// folders"),
                       highlight=False, soft_wrap=True)
-    return env
+    return roots
 
 
 def _image_wants_gpu(image: str) -> bool:

@@ -36,9 +36,10 @@ def command(
         envvar="PESTO_TEST_TIMEOUT",
         help="Seconds to wait for the service to start and for each case ")] = 120.0,
 ) -> None:
+    from pesto_factory.adapters.local import local_service
     from pesto_factory.packager.cases import expected_describe, load_cases
     from pesto_factory.packager.compare import Tolerance
-    from pesto_factory.packager.services import container_service, local_service
+    from pesto_factory.packager.services import container_service
 
     if image and local:
         raise typer.BadParameter("give --image or --local, not both")
@@ -52,14 +53,14 @@ def command(
                                     timeout=timeout)
     else:
         err_console.print(f"testing {loaded.root} in a local runtime", highlight=False)
-        from pesto_factory.packager.inputroots import describe_roots, payload_roots, runtime_env
+        from pesto_factory.packager.inputroots import describe_roots, payload_roots, runtime_roots
 
-        env = runtime_env(payload_roots(*(item.payload for item in cases)))
-        err_console.print(describe_roots(env, "the cases' file:// folders, and PESTO_INPUT_ROOTS"),
+        roots = runtime_roots(payload_roots(*(item.payload for item in cases)))
+        err_console.print(describe_roots(roots, "PESTO_INPUT_ROOTS and the cases' file:// folders"),
                           highlight=False, soft_wrap=True)
-        running = local_service(loaded.root, loaded.profiles, timeout=timeout, env=env)
-    with err_console.status("starting the service"), running as url:
-        pass_ = _run_checks(url, cases, expected, Tolerance(rtol=rtol, atol=atol), timeout)
+        running = local_service(loaded.root, loaded.profiles, timeout=timeout, input_roots=roots)
+    with err_console.status("starting the service"), running as service:
+        pass_ = _run_checks(service.url, cases, expected, Tolerance(rtol=rtol, atol=atol), timeout)
     total = len(cases) + (expected is not None)
     failed = total - pass_
     if failed:
@@ -68,19 +69,26 @@ def command(
 
 
 def _run_checks(url: str, cases, expected, tolerance, timeout: float) -> int:
+    from pesto_factory.adapters.client import ServiceClient, ServiceError
     from pesto_factory.packager.compare import compare_outputs, json_diff
-    from pesto_factory.packager.services import CallFailed, describe, process
 
+    client = ServiceClient(url, process_timeout=timeout)
+    with client:
+        return _checks(client, cases, expected, tolerance, compare_outputs, json_diff,
+                       ServiceError)
+
+
+def _checks(client, cases, expected, tolerance, compare_outputs, json_diff, errors) -> int:
     passed = 0
     if expected is not None:
-        live = {k: v for k, v in describe(url).items() if k != "_links"}
+        live = {k: v for k, v in client.describe().items() if k != "_links"}
         passed += _show("describe", json_diff({k: v for k, v in expected.items()
                                                if k != "_links"}, live))
     for item in cases:
         try:
-            result = process(url, item.payload, timeout=timeout)
+            result = client.process(item.payload, inline=True)
             diff = compare_outputs(item.expected, result, tolerance)
-        except CallFailed as exc:
+        except errors as exc:
             diff = [exc.message]
         passed += _show(f"case {item.name}", diff)
     return passed

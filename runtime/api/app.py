@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from pesto_factory.runtime.api.errors import install_error_handlers
 from pesto_factory.runtime.api.middleware import RequestGuard
+from pesto_factory.runtime.api.ogc import router as ogc_router
 from pesto_factory.runtime.api.routes import jobs, metrics, process, service
 from pesto_factory.runtime.project import ServiceProject
 from pesto_factory.runtime.service import ProcessingService
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (service, process, jobs, metrics):
         app.include_router(module.router)
     app.include_router(service.public_router)
+    app.include_router(ogc_router)  # OGC API - Processes at the root (docs/ogc.md)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
                        metrics=processing.metrics)
     return app

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pesto_factory.runtime.errors import PestoError, ServiceBusy
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = ["error_headers", "error_response", "install_error_handlers"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ def _correlation_id(request: Request) -> str | None:
     return getattr(request.state, "correlation_id", None)
 
 
-async def _on_pesto_error(request: Request, exc: PestoError) -> JSONResponse:
+def error_headers(request: Request, exc: PestoError) -> dict[str, str]:
+    """Headers an error answer carries (Retry-After, WWW-Authenticate); logs server faults.
+    Shared with the OGC API's problem details."""
     headers = {}
     if isinstance(exc, ServiceBusy):
         headers["Retry-After"] = str(exc.retry_after)
@@ -47,6 +49,11 @@ async def _on_pesto_error(request: Request, exc: PestoError) -> JSONResponse:
     if exc.status_code >= 500:
         logger.warning("%s %s -> %d: %s", request.method, request.url.path, exc.status_code,
                        exc.message)
+    return headers
+
+
+async def _on_pesto_error(request: Request, exc: PestoError) -> JSONResponse:
+    headers = error_headers(request, exc)
     return error_response(exc.status_code, exc.message, hint=exc.hint,
                           correlation_id=_correlation_id(request), headers=headers)
 

@@ -28,8 +28,8 @@ from pesto_factory.runtime.imageio.reading import (
     _Request,
     _transform,
 )
+from pesto_factory.runtime.raster.windows import Window
 from rasterio.io import MemoryFile
-from rasterio.windows import Window
 
 __all__ = ["HEADER_READ", "ImageHeader", "read_header", "header_of_bytes"]
 

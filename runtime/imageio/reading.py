@@ -23,8 +23,8 @@ from pesto_factory.runtime.geoimage import GeoImage
 from pesto_factory.runtime.imageio.boundary import gdal_errors, open_input, reading_env
 from pesto_factory.runtime.imageio.inline import decode_base64, is_data_uri
 from pesto_factory.runtime.imageio.policy import InputPolicy, display_uri, is_inline, resolve_uri
+from pesto_factory.runtime.raster.windows import Window
 from rasterio.io import DatasetReader, MemoryFile
-from rasterio.windows import Window
 
 __all__ = ["RefImage", "read_bytes", "read_image", "read_image_ref", "read_spooled"]
 
@@ -33,7 +33,8 @@ __all__ = ["RefImage", "read_bytes", "read_image", "read_image_ref", "read_spool
 class RefImage(GeoImage):
     """A GeoImage read through an ImageRef, and where in its source it was read.
 
-    `window` is the ref's window in the source raster's pixels (the whole raster when the ref
+    `window` is the ref's window in the source raster's pixels, a runtime `Window` (the one
+    window type, as the tiling engine's) (the whole raster when the ref
     had none); `ref_margin` is the margin the ref asked for, while `margin` says what was read
     once clipped at the raster's borders; `raster_shape` is the source's (rows, cols).
     """
@@ -102,9 +103,10 @@ def _read_path(path: str, request: _Request, *, field: str, where: str) -> GeoIm
 def _read_dataset(src: DatasetReader, request: _Request, *, field: str, where: str) -> GeoImage:
     indexes = _indexes(src, request, field=field, where=where)
     block, margin = _block(src, request, field=field, where=where)
-    data = src.read(indexes, window=block)
+    data = src.read(indexes, window=block.to_rasterio())
     values = {"data": data, "crs": src.crs, "transform": _transform(src, block),
-              "nodata": _nodata(src.nodatavals[indexes[0] - 1], data.dtype), "margin": margin}
+              "nodata": _nodata(src.nodatavals[indexes[0] - 1], data.dtype), "margin": margin,
+              "band_names": _band_names(src, indexes)}
     if request.href is None:
         return GeoImage(**values)
     return RefImage(**values, href=request.href, ref_margin=request.margin,
@@ -122,8 +124,14 @@ def _indexes(src: DatasetReader, request: _Request, *, field: str, where: str) -
     return indexes
 
 
+def _band_names(src: DatasetReader, indexes: list[int]) -> tuple[str | None, ...] | None:
+    """The read bands' descriptions (None when the file describes none), for band-order checks."""
+    names = tuple(src.descriptions[i - 1] or None for i in indexes)
+    return names if any(names) else None
+
+
 def _transform(src: DatasetReader, window: Window) -> Any:
-    transform = src.window_transform(window)
+    transform = src.window_transform(window.to_rasterio())
     if src.crs is None and transform.is_identity:
         return None  # no georeferencing at all: say so rather than invent pixel coordinates
     return transform

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pesto_factory.runtime.raster.errors import TilingError
 
@@ -97,6 +98,25 @@ class Window:
         """This window in the pixel coordinates of `outer` (e.g. a core inside its read window)."""
         return Window(self.col_off - outer.col_off, self.row_off - outer.row_off,
                       self.width, self.height)
+
+    def as_dict(self) -> dict[str, int]:
+        """The JSON `Window` data type (schemas/definitions.json): what tile results carry."""
+        return {"col_off": self.col_off, "row_off": self.row_off,
+                "width": self.width, "height": self.height}
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> Window:
+        """A window from the JSON `Window` data type {col_off, row_off, width, height}."""
+        try:
+            return cls(value["col_off"], value["row_off"], value["width"], value["height"])
+        except (KeyError, TypeError):
+            raise TilingError("window", value,
+                              "an object with col_off, row_off, width and height") from None
+
+    def intersects(self, other: Window) -> bool:
+        """Whether the two windows share at least one pixel."""
+        return (self.row_off < other.row_stop and other.row_off < self.row_stop
+                and self.col_off < other.col_stop and other.col_off < self.col_stop)
 
     def to_rasterio(self):
         """The same window as a `rasterio.windows.Window`."""

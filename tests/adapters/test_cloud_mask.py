@@ -25,12 +25,9 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def crop(tmp_path_factory) -> Path:
-    from pesto_factory.packager.samples import default_crop_path, write_sentinel2_crop
+    from examples.scenes import copy_sentinel2_crop
 
-    source = default_crop_path()
-    if not source.is_file():
-        pytest.skip(f"real Sentinel-2 crop not found at {source} (set PESTO_SENTINEL2_CROP)")
-    return write_sentinel2_crop(source, tmp_path_factory.mktemp("crop")).image
+    return copy_sentinel2_crop(tmp_path_factory.mktemp("crop")).image
 
 
 def _service_config(profiles: tuple[str, ...]) -> dict:

@@ -8,7 +8,7 @@ import pytest
 
 PACKAGES = {
     "pesto_factory.adapters.client": ["pesto_factory.adapters.client.client", "pesto_factory.adapters.client.errors",
-                        "pesto_factory.adapters.client.models"],
+                        "pesto_factory.adapters.client.models", "pesto_factory.adapters.client.ogc"],
     "pesto_factory.adapters.pipeline": ["pesto_factory.adapters.pipeline.model", "pesto_factory.adapters.pipeline.expressions",
                           "pesto_factory.adapters.pipeline.loader", "pesto_factory.adapters.pipeline.inputs",
                           "pesto_factory.adapters.pipeline.typecheck"],

@@ -29,12 +29,9 @@ if str(CLOUD_DETECTION) not in sys.path:
 @pytest.fixture(scope="session")
 def s2_crop() -> tuple[np.ndarray, np.ndarray]:
     """The real Sentinel-2 crop: (6, 512, 512) float32 reflectance, reference mask (our codes)."""
-    from pesto_factory.packager.samples import default_crop_path, load_sentinel2_crop
+    from examples.scenes import load_sentinel2_crop
 
-    path = default_crop_path()
-    if not path.is_file():
-        pytest.skip(f"real Sentinel-2 crop not found at {path} (set PESTO_SENTINEL2_CROP)")
-    return load_sentinel2_crop(path)
+    return load_sentinel2_crop()
 
 
 def _tiled(detect, image: np.ndarray, *, tile: int, margin: int, **kwargs) -> np.ndarray:

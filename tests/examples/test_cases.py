@@ -16,16 +16,17 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.mark.parametrize("project", ["tiling", "cloud-detection", "merge"])
 def test_project_cases_and_describe_pass(chain, project):
+    from pesto_factory.adapters.client import ServiceClient
     from pesto_factory.packager.cases import expected_describe, load_cases
     from pesto_factory.packager.compare import Tolerance, compare_outputs, json_diff
-    from pesto_factory.packager.services import describe, process
 
     service = {"tiling": chain.tiling, "cloud-detection": chain.detection,
                "merge": chain.merge}[project]
     cases = load_cases(EXAMPLES / project)
     assert cases
-    for case in cases:
-        result = process(service.url, case.payload, timeout=60)
-        assert compare_outputs(case.expected, result, Tolerance()) == [], case.name
-    live = {k: v for k, v in describe(service.url).items() if k != "_links"}
+    with ServiceClient(service.url, process_timeout=60) as client:
+        for case in cases:
+            result = client.process(case.payload, inline=True)
+            assert compare_outputs(case.expected, result, Tolerance()) == [], case.name
+        live = {k: v for k, v in client.describe().items() if k != "_links"}
     assert json_diff(expected_describe(EXAMPLES / project, ()), live) == []

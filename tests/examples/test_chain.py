@@ -21,17 +21,14 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def crop(chain) -> Path:
-    from pesto_factory.packager.samples import default_crop_path, write_sentinel2_crop
+    from examples.scenes import copy_sentinel2_crop
 
-    source = default_crop_path()
-    if not source.is_file():
-        pytest.skip(f"real Sentinel-2 crop not found at {source} (set PESTO_SENTINEL2_CROP)")
-    return write_sentinel2_crop(source, chain.root / "inputs").image
+    return copy_sentinel2_crop(chain.root / "inputs").image
 
 
 @pytest.fixture(scope="module")
 def synthetic(chain):
-    from pesto_factory.packager.samples import write_synthetic_scene
+    from examples.scenes import write_synthetic_scene
 
     return write_synthetic_scene(chain.root / "inputs" / "synthetic.tif", height=300, width=260,
                                  seed=3, dtype=np.uint16, nodata_border=12)

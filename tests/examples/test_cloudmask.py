@@ -16,7 +16,8 @@ from algorithm.bands import (
     InvalidParametersError,
 )
 from algorithm.cloudmask import CloudMaskParams, detect_clouds, required_margin
-from pesto_factory.packager.quality import score_masks
+
+from examples.quality import score_masks
 
 # Measured on the whole crop: kappa 0.894 (cloud vs rest), 0.884 (3 classes); see
 # docs/benchmarks.md (mask quality). The floors leave room for platform noise, not for regressions.
@@ -176,7 +177,7 @@ def test_params_from_config_names_bad_keys_and_values():
 
 
 def test_synthetic_scene_is_detected(tmp_path):
-    from pesto_factory.packager.samples import write_synthetic_scene
+    from examples.scenes import write_synthetic_scene
 
     scene = write_synthetic_scene(tmp_path / "scene.tif", height=384, width=384, seed=5,
                                   dtype=np.uint16, nodata_border=8)
@@ -192,12 +193,13 @@ def _spectral_blocks(blocks: list[np.ndarray], params: CloudMaskParams) -> np.nd
     return detect_clouds(blocks[0], params=params)
 
 
-def test_raster_engine_on_the_crop_file_equals_whole(s2_crop, crop_mask, tmp_path):
+def test_raster_engine_on_the_crop_file_equals_whole(s2_crop, crop_mask):
     """The real tiling engine (2 worker processes, windows read from the COG) agrees exactly."""
-    from pesto_factory.packager.samples import default_crop_path, write_sentinel2_crop
     from pesto_factory.runtime.raster import OutputSpec, run_filter
 
-    files = write_sentinel2_crop(default_crop_path(), tmp_path)
+    from examples.scenes import sentinel2_crop
+
+    files = sentinel2_crop()
     params = CloudMaskParams()
     [result] = run_filter(partial(_spectral_blocks, params=params), [str(files.image)],
                           margin=required_margin(params), tile_size=192, workers=2,

@@ -17,7 +17,8 @@ from algorithm.bands import (
     InvalidParametersError,
 )
 from algorithm.csmask_model import CsmaskModel, CsmaskParams, required_margin
-from pesto_factory.packager.quality import score_masks
+
+from examples.quality import score_masks
 
 # Measured on the whole crop: kappa 0.827 (cloud vs rest), 0.810 (3 classes), identical to
 # ukis-csmask's own CSmask class; see docs/benchmarks.md (mask quality).

@@ -18,13 +18,10 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def dl_service(tmp_path_factory):
-    from pesto_factory.packager.samples import default_crop_path, write_sentinel2_crop
+    from examples.scenes import copy_sentinel2_crop
 
-    source = default_crop_path()
-    if not source.is_file():
-        pytest.skip(f"real Sentinel-2 crop not found at {source} (set PESTO_SENTINEL2_CROP)")
     root = tmp_path_factory.mktemp("dl")
-    crop = write_sentinel2_crop(source, root / "inputs")
+    crop = copy_sentinel2_crop(root / "inputs")
     dead = f"http://127.0.0.1:{free_port()}"
     env = {"PESTO_INPUT_ROOTS": str(root / "inputs"), "HTTP_PROXY": dead, "HTTPS_PROXY": dead,
            "http_proxy": dead, "https_proxy": dead, "NO_PROXY": "127.0.0.1,localhost",

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def scene(chain):
-    from pesto_factory.packager.samples import write_synthetic_scene
+    from examples.scenes import write_synthetic_scene
 
     return write_synthetic_scene(chain.root / "inputs" / "scene.tif", height=200, width=180,
                                  seed=5, nodata_border=4)
@@ -104,7 +104,7 @@ def test_tiling_refuses_a_window_and_absurd_tile_counts(chain, scene):
                     400)
     assert "whole scene" in message
     big = chain.root / "inputs" / "big.tif"
-    from pesto_factory.packager.samples import write_cog
+    from examples.scenes import write_cog
 
     write_cog(big, np.zeros((1, 2000, 2000), np.uint8))
     assert "at most 100000" in error(chain, chain.tiling, {"scene": str(big), "tile_size": 2}, 400)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from affine import Affine
+from pesto_factory.runtime.imageio import write_geotiff
 
 ROOT = Path(__file__).resolve().parents[2]
 CRS = "EPSG:32631"
@@ -18,11 +18,8 @@ TRANSFORM = Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 4800000.0)
 
 
 def write_tif(path: Path, data: np.ndarray, *, nodata: float | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(path, "w", driver="GTiff", width=data.shape[2], height=data.shape[1],
-                       count=data.shape[0], dtype=data.dtype, crs=CRS, transform=TRANSFORM,
-                       nodata=nodata) as dst:
-        dst.write(data)
+    write_geotiff(path, data, crs=CRS, transform=TRANSFORM, nodata=nodata, driver="GTiff",
+                  codec="none")
 
 
 def threshold_case() -> None:

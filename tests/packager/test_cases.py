@@ -8,21 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
 from affine import Affine
 from pesto_factory.packager.cases import load_cases, read_payload_dir
 from pesto_factory.packager.compare import Tolerance, compare_outputs, json_diff
+from pesto_factory.runtime.imageio import write_geotiff
 
 from tests.packager.conftest import run_cli
 
 
 def _tif(path: Path, data: np.ndarray, *, crs: str = "EPSG:32631", x0: float = 0.0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(path, "w", driver="GTiff", width=data.shape[2], height=data.shape[1],
-                       count=data.shape[0], dtype=data.dtype, crs=crs,
-                       transform=Affine(1.0, 0.0, x0, 0.0, -1.0, 100.0)) as dst:
-        dst.write(data)
-    return path
+    return write_geotiff(path, data, crs=crs, transform=Affine(1.0, 0.0, x0, 0.0, -1.0, 100.0),
+                         driver="GTiff")
 
 
 def test_payload_from_files_and_folders(tmp_path: Path) -> None:

@@ -70,7 +70,8 @@ def test_image_serves_health_describe_and_process(built: tuple[Path, Path]) -> N
     assert config["Labels"]["io.pesto.name"] == "pesto-test/ndvi"
     build = workspace / "pesto-test" / "ndvi" / "1.0.0"
     case = load_cases(project)[0]
-    with container_service(IMAGE) as url:
+    with container_service(IMAGE) as running:
+        url = running.url
         assert url.startswith("http://127.0.0.1:")
         assert httpx.get(f"{url}/api/v1/health").status_code == 200
         describe = httpx.get(f"{url}/api/v1/describe").json()

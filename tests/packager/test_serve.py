@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 
 import httpx
-from pesto_factory.packager.services import free_port
 
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
 
 
 def _title(url: str) -> str | None:

@@ -23,6 +23,7 @@ from pesto_factory.runtime.payload import (
     resolve_inputs,
 )
 from pesto_factory.runtime.project import bundle_definitions
+from pesto_factory.runtime.raster.windows import Window
 from rasterio.transform import from_origin
 
 from tests.runtime.imageio import imageio_fixtures
@@ -158,6 +159,7 @@ def test_an_imageref_read_is_a_refimage_knowing_its_window_and_asked_margin(scen
     assert isinstance(first, RefImage) and first.href == scene.as_uri()
     assert first.margin == (0, 4, 4, 0) and first.ref_margin == 4  # clipped at the borders
     assert (first.window.col_off, first.window.width) == (30, 10)
+    assert isinstance(first.window, Window)  # the runtime's one window type, not rasterio's
     assert first.raster_shape == (30, 40)
     core = first.core()
     assert isinstance(core, RefImage) and core.window == first.window and core.shape == (2, 5, 10)

@@ -11,6 +11,10 @@ Cloud tests (all must pass), on top-of-atmosphere reflectance:
   do not, so a high NDSI is snow (or ice), not cloud;
 - SWIR: swir2 above `swir2_min`: rejects dark water and deep shadow whose visible is raised by haze.
 
+Thin cirrus fails the brightness test. When the image has a cirrus band (Landsat-8/9 B9,
+Sentinel-2 B10: 1.37 um, where the lower atmosphere's water vapour hides the ground) and
+`cirrus_min` is set, a pixel whose cirrus reflectance exceeds it is a cloud candidate too.
+
 The candidate cloud mask is opened (removes isolated bright pixels), closed (fills small holes)
 and dilated (cloud edges are soft). Shadows are dark in NIR and SWIR1 within `shadow_distance`
 pixels of a cloud; they are opened and dilated too, and never overwrite a cloud.
@@ -44,11 +48,12 @@ from .bands import (
     prepare_reflectance,
 )
 
-__all__ = ["CloudMaskParams", "REQUIRED_BANDS", "required_margin", "detect_clouds"]
+__all__ = ["CloudMaskParams", "REQUIRED_BANDS", "OPTIONAL_BANDS", "required_margin", "detect_clouds"]
 
 log = logging.getLogger(__name__)
 
 REQUIRED_BANDS: tuple[str, ...] = ("blue", "green", "red", "nir", "swir1", "swir2")
+OPTIONAL_BANDS: tuple[str, ...] = ("cirrus",)
 
 _RADII = ("open_radius", "close_radius", "dilate_radius", "shadow_distance",
           "shadow_open_radius", "shadow_dilate_radius")
@@ -60,6 +65,7 @@ class CloudMaskParams:
 
     Defaults were chosen on the top half of the real Sentinel-2 crop (30 m pixels) from a coarse
     grid of round values; docs/cloud-detection.md gives the procedure and the held-out score.
+    Other sensors' values are in algorithm/sensors.py. `cirrus_min` None: no cirrus test.
     """
 
     brightness_min: float = 0.20
@@ -76,6 +82,7 @@ class CloudMaskParams:
     shadow_distance: int = 30
     shadow_open_radius: int = 1
     shadow_dilate_radius: int = 1
+    cirrus_min: float | None = None
 
     def __post_init__(self) -> None:
         for name in _RADII:
@@ -89,6 +96,10 @@ class CloudMaskParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
                 raise InvalidParametersError(f"{name} must be a finite number, got {value!r}")
+        cirrus = self.cirrus_min
+        if cirrus is not None and (isinstance(cirrus, bool) or not isinstance(cirrus, int | float)
+                                   or not np.isfinite(cirrus)):
+            raise InvalidParametersError(f"cirrus_min must be a finite number or null, got {cirrus!r}")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CloudMaskParams:
@@ -124,7 +135,7 @@ def detect_clouds(
     """
     params = params or CloudMaskParams()
     refl = prepare_reflectance(image, inputs or InputSpec(), required=REQUIRED_BANDS,
-                               nodata=nodata, valid=valid)
+                               optional=OPTIONAL_BANDS, nodata=nodata, valid=valid)
     cloud = _clean_cloud(_potential_cloud(refl, params), params)
     mask = np.where(cloud, CLOUD, CLEAR).astype(np.uint8)
     if params.shadow:
@@ -144,14 +155,16 @@ def _potential_cloud(refl: Reflectance, params: CloudMaskParams) -> np.ndarray:
                      + np.abs(red - visible)) / visible
         hot = blue - np.float32(0.5) * red - np.float32(0.08)
         ndsi = (green - refl["swir1"]) / (green + refl["swir1"])
-        return (
+        candidate = (
             (visible > params.brightness_min)
             & (whiteness < params.whiteness_max)
             & (hot > params.hot_min)
             & (ndsi < params.ndsi_max)
             & (refl["swir2"] > params.swir2_min)
-            & refl.valid
         )
+    if params.cirrus_min is not None and "cirrus" in refl.bands:
+        candidate |= refl["cirrus"] > params.cirrus_min
+    return candidate & refl.valid
 
 
 def _clean_cloud(candidate: np.ndarray, params: CloudMaskParams) -> np.ndarray:

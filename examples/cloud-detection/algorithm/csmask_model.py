@@ -7,6 +7,12 @@ when the input has those bands, else the 4-band one (blue, green, red, nir). The
 padding at the edges), class probabilities are blended back with a tapered window and the most
 probable class wins. Its classes 0 background, 1 cloud, 2 shadow map onto CLEAR, CLOUD, SHADOW.
 
+Inputs are normalised as the models were trained: top-of-atmosphere reflectance (the sensor
+profile's rescaling: Sentinel-2 DN / 10000; Landsat-8/9 (DN * 2e-5 - 0.1) / sin(sun elevation),
+as ukis-pysat's dn2toa does), then (x - mean) / std with the band statistics of the model's JSON.
+The models are multi-sensor (Sentinel-2 and Landsat L1C), so both sensor profiles use the same
+6-band (or 4-band) model of the configured product level.
+
 A CNN is not a bounded local operator: its receptive field spans the patch, and the patch grid
 depends on the image size. `required_margin` is therefore advisory (docs/benchmarks.md (mask quality)
 gives the measured tiled-vs-whole agreement for it), not the bit-exact bound the spectral
@@ -19,6 +25,7 @@ onnxruntime and ukis-csmask are imported when a model is built, so parsing a con
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Mapping
@@ -132,14 +139,18 @@ def _load_model_files(bands: int, product_level: str) -> _ModelFiles:
     )
 
 
+def _band_count(inputs: InputSpec) -> int:
+    """6 when the input has the six bands of the 6-band model, else 4 (the 4-band model)."""
+    return 6 if all(b in inputs.band_order for b in _SIX_BANDS) else 4
+
+
 class CsmaskModel:
     """A loaded ukis-csmask network: build once per worker, call `detect` per image."""
 
     def __init__(self, params: CsmaskParams | None = None, *, inputs: InputSpec | None = None) -> None:
         self.params = params or CsmaskParams()
         self.inputs = inputs or InputSpec()
-        n_bands = 6 if all(b in self.inputs.band_order for b in _SIX_BANDS) else 4
-        self._model = _load_model_files(n_bands, self.params.product_level)
+        self._model = _load_model_files(_band_count(self.inputs), self.params.product_level)
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -152,6 +163,14 @@ class CsmaskModel:
         self._input_name = self.session.get_inputs()[0].name
         log.info("ukis-csmask model %s loaded with providers %s", self._model.version,
                  self.session.get_providers())
+
+    def with_inputs(self, inputs: InputSpec) -> CsmaskModel:
+        """This loaded model reading its input another way (same bands): no new session."""
+        if _band_count(inputs) != len(self._model.bands):
+            return CsmaskModel(self.params, inputs=inputs)
+        clone = copy.copy(self)
+        clone.inputs = inputs
+        return clone
 
     @property
     def margin(self) -> int:

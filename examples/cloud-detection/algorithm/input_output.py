@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pesto_factory.packager.types import DataType, ImageRef
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +18,12 @@ class Input(BaseModel):
     tile: Annotated[dict[str, Any], ImageRef] = Field(
         description="The tile: href (the scene), window (its core, in scene pixels) and margin "
                     "(context read around it; at least the detector's margin, 40 by default)")
+    sensor: Literal["sentinel2", "landsat8", "landsat9"] | None = Field(
+        None, description="Sensor profile for this call (band ids, DN rescaling, nodata, fitted "
+                          "thresholds); null: the service's configured sensor")
+    sun_elevation: float | None = Field(
+        None, gt=0, le=90, description="Scene sun elevation in degrees (SUN_ELEVATION of the "
+                                       "MTL): Landsat digital numbers need it")
 
 
 class Output(BaseModel):

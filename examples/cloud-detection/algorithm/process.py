@@ -9,11 +9,16 @@ mask on the window: the merge of all tiles equals one run on the whole scene. A 
 context is shorter than that reach on a side that is not the scene's border would break this
 silently, so it is refused with a message naming both values. The CNN's margin is only advisory
 (its result depends on where the image is cut anyway): a short one is logged, not refused.
+
+Per call, `sensor` picks another sensor profile than the service's config (its detector is built
+once and kept) and `sun_elevation` gives the scene's sun elevation that Landsat digital numbers
+need. When the file describes its bands, the descriptions are checked against the band order.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +27,8 @@ from pesto_factory.runtime.errors import BadRequest
 from pesto_factory.runtime.imageio import RefImage
 
 from .bands import NODATA
-from .detector import cloud_fraction, load_config, make_detector
+from .detector import CloudDetector, check_bands, cloud_fraction, load_config, make_detector
+from .sensors import get_sensor
 
 __all__ = ["Process"]
 
@@ -34,19 +40,24 @@ _SIDES = ("top", "left", "bottom", "right")
 class Process:
     def on_start(self, config: dict[str, Any] | None = None) -> None:
         """Build the configured detector once per worker (loads the CNN for `dl`)."""
-        self.config = load_config(config)
+        self.raw_config = dict(config or {})
+        self.config = load_config(self.raw_config)
         self.detector = make_detector(self.config)
+        self.detectors: dict[str, CloudDetector] = {self.config.inputs.sensor: self.detector}
         self.exact = self.config.algorithm == "spectral"
         logger.info("cloud detector %s ready (margin %d)", self.config.algorithm,
                     self.detector.margin)
 
-    def process(self, tile: RefImage) -> dict[str, Any]:
+    def process(self, tile: RefImage, sensor: str | None = None,
+                sun_elevation: float | None = None) -> dict[str, Any]:
+        detector = self._detector(sensor, sun_elevation)
         window, scene_shape = _placement(tile)
-        self._check_context(tile, window, scene_shape)
+        self._check_context(tile, window, scene_shape, detector.margin)
+        check_bands(detector, getattr(tile, "band_names", None))
         report_progress(10, "tile read")
         # The detectors' own PestoError subclasses reach the client with their status: the
         # worker sends them as their nearest shared class (runtime/jobs/worker.py).
-        mask = self.detector.detect(tile.data, nodata=tile.nodata)
+        mask = detector.detect(tile.data, nodata=tile.nodata)
         report_progress(90, "detected")
         core = GeoImage(mask[np.newaxis], crs=tile.crs, transform=tile.transform, nodata=NODATA,
                         margin=tile.margin).core()
@@ -57,10 +68,24 @@ class Process:
             "valid_pixels": int(np.count_nonzero(core.data[0] != NODATA)),
         }
 
+    def _detector(self, sensor: str | None, sun_elevation: float | None) -> CloudDetector:
+        """The detector for this call's sensor (built once per sensor) and sun elevation."""
+        name = get_sensor(sensor).name if sensor else self.config.inputs.sensor
+        if name not in self.detectors:
+            config = load_config({**self.raw_config, "sensor": name})
+            if config.algorithm == "dl" and config.dl == self.config.dl:  # same model: share it
+                self.detectors[name] = self.detector.with_inputs(config.inputs)
+            else:
+                self.detectors[name] = make_detector(config)
+            logger.info("cloud detector for sensor %s ready", name)
+        detector = self.detectors[name]
+        if sun_elevation is None:
+            return detector
+        return detector.with_inputs(replace(detector.inputs, sun_elevation=sun_elevation))
+
     def _check_context(self, tile: GeoImage, window: dict[str, int],
-                       scene_shape: tuple[int, int]) -> None:
+                       scene_shape: tuple[int, int], required: int) -> None:
         """Refuse (or, for the CNN, log) a tile read with less context than the detector needs."""
-        required = self.detector.margin
         rows, cols = scene_shape
         to_border = (window["row_off"], window["col_off"],
                      rows - window["row_off"] - window["height"],
@@ -86,9 +111,6 @@ def _placement(tile: GeoImage) -> tuple[dict[str, int], tuple[int, int]]:
     A tile given as a raw image (not an ImageRef) is a whole scene of its own.
     """
     if isinstance(tile, RefImage) and tile.window is not None:
-        w = tile.window
-        window = {"col_off": int(w.col_off), "row_off": int(w.row_off),
-                  "width": int(w.width), "height": int(w.height)}
-        return window, tile.raster_shape
+        return tile.window.as_dict(), tile.raster_shape
     rows, cols = tile.shape[1:]
     return {"col_off": 0, "row_off": 0, "width": cols, "height": rows}, (rows, cols)

@@ -1,6 +1,7 @@
 """Placing tile masks into the scene: every pixel covered by exactly one tile, or a clear error.
 
-Each tile result says where its mask goes (`window`, in scene pixels). Tiles may come in any
+Each tile result says where its mask goes (`window`, in scene pixels; read as the runtime's
+`Window`, the one window type from the tiling engine to `RefImage`). Tiles may come in any
 order; what matters is that their windows cover the scene exactly. A pixel covered twice, or not
 at all, means the fan-out lost or repeated a tile: the merge then fails (UnprocessableInput,
 422) naming the windows rather than answering with a mask that is partly nodata or partly
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from pesto_factory.runtime.errors import UnprocessableInput
+from pesto_factory.runtime.raster.windows import Window
 
 __all__ = ["NODATA", "Placed", "mosaic"]
 
@@ -25,36 +27,33 @@ _SHOWN = 5  # windows named in one error message at most
 
 @dataclass(frozen=True)
 class Placed:
-    """One tile's window, as (row slice, col slice) of the scene, and how it was described."""
+    """One tile's window in the scene (the runtime's `Window`) and how it was described."""
 
     index: int
-    rows: slice
-    cols: slice
+    window: Window
     label: str
 
 
-def _window_label(index: int, window: Mapping[str, int]) -> str:
-    return (f"tiles[{index}] window col_off={window['col_off']} row_off={window['row_off']} "
-            f"width={window['width']} height={window['height']}")
+def _window_label(index: int, window: Window) -> str:
+    return (f"tiles[{index}] window col_off={window.col_off} row_off={window.row_off} "
+            f"width={window.width} height={window.height}")
 
 
 def _place(index: int, result: Mapping[str, Any], shape: tuple[int, int]) -> tuple[Placed, np.ndarray]:
     """A tile's window checked against the scene and against its mask."""
-    window = result["window"]
+    window = Window.from_dict(result["window"])
     label = _window_label(index, window)
-    rows = slice(window["row_off"], window["row_off"] + window["height"])
-    cols = slice(window["col_off"], window["col_off"] + window["width"])
-    if rows.stop > shape[0] or cols.stop > shape[1]:
+    if window.row_stop > shape[0] or window.col_stop > shape[1]:
         raise UnprocessableInput(f"{label} reaches outside the {shape[1]} x {shape[0]} scene")
     mask = np.asarray(result["mask"])
     if mask.ndim == 3 and mask.shape[0] == 1:
         mask = mask[0]
-    if mask.ndim != 2 or mask.shape != (window["height"], window["width"]):
+    if mask.ndim != 2 or mask.shape != window.shape:
         raise UnprocessableInput(f"{label}: its mask is {_shape(mask)}, not the window's "
-                         f"{window['width']} x {window['height']}")
+                                 f"{window.width} x {window.height}")
     if mask.dtype != np.uint8:
         raise UnprocessableInput(f"{label}: its mask is {mask.dtype}, not uint8 class codes")
-    return Placed(index, rows, cols, label), mask
+    return Placed(index, window, label), mask
 
 
 def _shape(mask: np.ndarray) -> str:
@@ -64,9 +63,7 @@ def _shape(mask: np.ndarray) -> str:
 
 
 def _overlapping(placed: Placed, earlier: Sequence[Placed]) -> list[str]:
-    return [other.label for other in earlier
-            if other.rows.start < placed.rows.stop and placed.rows.start < other.rows.stop
-            and other.cols.start < placed.cols.stop and placed.cols.start < other.cols.stop]
+    return [other.label for other in earlier if other.window.intersects(placed.window)]
 
 
 def mosaic(results: Sequence[Mapping[str, Any]], *, height: int, width: int) -> np.ndarray:
@@ -76,12 +73,13 @@ def mosaic(results: Sequence[Mapping[str, Any]], *, height: int, width: int) -> 
     done: list[Placed] = []
     for index, result in enumerate(results):
         placed, mask = _place(index, result, (height, width))
-        if covered[placed.rows, placed.cols].any():
+        where = placed.window.slices
+        if covered[where].any():
             others = _overlapping(placed, done)
             raise UnprocessableInput(f"{placed.label} overlaps {'; '.join(others[:_SHOWN])}",
                              hint="each pixel must come from exactly one tile")
-        out[placed.rows, placed.cols] = mask
-        covered[placed.rows, placed.cols] = True
+        out[where] = mask
+        covered[where] = True
         done.append(placed)
     if not covered.all():
         raise UnprocessableInput(_holes_message(covered, height, width),

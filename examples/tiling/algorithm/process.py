@@ -12,7 +12,6 @@ most the margin.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from typing import Any
@@ -43,7 +42,7 @@ class Process:
                 f"{count} tiles; at most {MAX_TILES} are allowed",
                 hint="use a larger tile_size")
         grid = regular_grid(scene.height, scene.width, tile_size=tile_size, margin=margin)
-        tiles = [_tile_ref(scene, dataclasses.asdict(tile.core), margin) for tile in grid]
+        tiles = [_tile_ref(scene, tile.core.as_dict(), margin) for tile in grid]
         logger.info("%d x %d scene: %d tiles of %d px, margin %d", scene.width, scene.height,
                     len(tiles), tile_size, margin)
         return {"tiles": tiles, "width": scene.width, "height": scene.height, "count": len(tiles)}

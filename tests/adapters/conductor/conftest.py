@@ -30,13 +30,14 @@ class TestConductor:
 
         return Configuration(server_api_url=self.url)
 
-    def start(self, name: str, inputs: Mapping) -> str:
-        """Start a workflow through the SDK's workflow client."""
+    def start(self, name: str, inputs: Mapping, **request) -> str:
+        """Start a workflow through the SDK's workflow client (request: task_to_domain...)."""
         from conductor.client.http.models import StartWorkflowRequest
         from conductor.client.orkes_clients import OrkesClients
 
         client = OrkesClients(self.configuration()).get_workflow_client()
-        return client.start_workflow(StartWorkflowRequest(name=name, input=dict(inputs)))
+        return client.start_workflow(StartWorkflowRequest(name=name, input=dict(inputs),
+                                                          **request))
 
     def workflow(self, workflow_id: str) -> dict:
         return httpx.get(f"{self.url}/workflow/{workflow_id}",
@@ -47,11 +48,12 @@ class TestConductor:
                           timeout=timeout, what=f"workflow {workflow_id} to end")
 
 
-@pytest.fixture
-def conductor() -> Iterator[TestConductor]:
+@contextlib.contextmanager
+def serving(state: ConductorState) -> Iterator[TestConductor]:
+    """The test server on a free port, in a thread, until the block ends."""
     port = free_port()
-    state = ConductorState()
-    server = uvicorn.Server(uvicorn.Config(create_app(state), host="127.0.0.1", port=port,
+    app = create_app(state)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -59,19 +61,28 @@ def conductor() -> Iterator[TestConductor]:
     try:
         yield TestConductor(f"http://127.0.0.1:{port}/api", state)
     finally:
+        app.state.stop_sweeper.set()
         server.should_exit = True
         thread.join(timeout=10)
 
 
+@pytest.fixture
+def conductor() -> Iterator[TestConductor]:
+    with serving(ConductorState()) as server:
+        yield server
+
+
 @contextlib.contextmanager
 def running_workers(conductor: TestConductor, services: Mapping[str, str], *,
-                    thread_count: int = 1) -> Iterator[None]:
-    """The SDK's TaskHandler polling `conductor` for the tasks of `services` (name -> URL)."""
+                    thread_count: int = 1, **options) -> Iterator[None]:
+    """The SDK's TaskHandler polling `conductor` for the tasks of `services` (name -> URL);
+    `options` go to make_workers (manifests, long, ...)."""
     from conductor.client.automator.task_handler import TaskHandler
     from pesto_factory.adapters.conductor.worker import make_workers
 
+    options.setdefault("conductor_url", conductor.url)
     handler = TaskHandler(workers=make_workers(services, thread_count=thread_count,
-                                               poll_interval_ms=20),
+                                               poll_interval_ms=20, **options),
                           configuration=conductor.configuration(),
                           scan_for_annotated_workers=False, monitor_processes=False)
     handler.start_processes()

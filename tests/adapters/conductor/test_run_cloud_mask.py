@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pesto_factory.adapters.conductor.batch import expand_fan_ins
 from pesto_factory.adapters.conductor.worker import register_definitions
 from pesto_factory.runtime.project import ServiceProject
 
@@ -26,13 +27,10 @@ pytestmark = [pytest.mark.slow,
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     """The crop and the three example services, all reading under one root folder."""
-    from pesto_factory.packager.samples import default_crop_path, write_sentinel2_crop
+    from examples.scenes import copy_sentinel2_crop
 
-    source = default_crop_path()
-    if not source.is_file():
-        pytest.skip(f"real Sentinel-2 crop not found at {source} (set PESTO_SENTINEL2_CROP)")
     root = tmp_path_factory.mktemp("conductor-chain")
-    crop = write_sentinel2_crop(source, root / "inputs").image
+    crop = copy_sentinel2_crop(root / "inputs").image
     started = {}
     try:
         for name, workers in (("tiling", 1), ("cloud-detection", 2), ("merge", 1)):
@@ -57,10 +55,13 @@ def test_the_committed_workflow_masks_the_crop_like_the_detector(chain, conducto
                                   timeout=120)
     assert workflow["status"] == "COMPLETED", workflow["reasonForIncompletion"]
     forks = [t for t in workflow["tasks"] if t["taskDefName"] == "pesto_cloud_detection"]
-    assert len(forks) == 4  # the 512 x 512 crop in 256 x 256 tiles (inputTemplate defaults)
+    tiles = sum(len(t["inputData"]["__pesto_batch"]["items"]) if "__pesto_batch" in
+                t["inputData"] else 1 for t in forks)  # batches, or one fork per tile before
+    assert tiles == 4  # the 512 x 512 crop in 256 x 256 tiles (inputTemplate defaults)
     merge = next(t for t in workflow["tasks"] if t["referenceTaskName"] == "merge")
     assert merge["scheduledTime"] >= max(t["endTime"] for t in forks)
-    windows = [tile["window"] for tile in merge["inputData"]["tiles"]]
+    # the merge worker's input: the tiles inline, or loaded from the batches' manifests
+    windows = [tile["window"] for tile in expand_fan_ins(merge["inputData"]["tiles"])]
     assert windows == sorted(windows, key=lambda w: (w["row_off"], w["col_off"]))
 
     mask, profile = read_raster(workflow["output"]["mask"])  # an Image: a file:// URI

@@ -126,3 +126,33 @@ def test_two_services_with_one_kubernetes_name_are_refused() -> None:
     other = KubernetesService({**one.describe, "name": "team/tiling"}, "x:1")
     with pytest.raises(ManifestError, match="both deploy as 'tiling'"):
         generate_manifests([one, other])
+
+
+def test_one_service_may_have_its_own_replica_count() -> None:
+    files = generate_manifests(chain(), DeploySettings(replicas_of={"cloud-detection": 3}))
+    assert by_kind(files, "Deployment", "cloud-detection")["spec"]["replicas"] == 3
+    assert by_kind(files, "Deployment", "tiling")["spec"]["replicas"] == 1
+    assert by_kind(files, "HorizontalPodAutoscaler", "cloud-detection")["spec"]["minReplicas"] == 3
+    with pytest.raises(ManifestError, match="--replicas-of merge=0"):
+        DeploySettings(replicas_of={"merge": 0})
+
+
+def test_the_host_network_overlay_gives_each_replica_its_own_port() -> None:
+    from pesto_factory.adapters.kubernetes import host_network_overlay
+
+    files = generate_manifests(chain(), DeploySettings(replicas_of={"cloud-detection": 2},
+                                                       object_store={"AWS_REGION": "x"}))
+    local = host_network_overlay(files, base_port=18000)
+    assert local.urls == {"cloud-detection": ["http://127.0.0.1:18000", "http://127.0.0.1:18001"],
+                          "merge": ["http://127.0.0.1:18002"], "tiling": ["http://127.0.0.1:18003"]}
+    docs = [d for d in yaml.safe_load_all(local.yaml)]
+    assert sorted(d["kind"] for d in docs) == ["ConfigMap"] + ["Deployment"] * 4
+    pods = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert sorted(pods) == ["cloud-detection-0", "cloud-detection-1", "merge", "tiling"]
+    second = pods["cloud-detection-1"]["spec"]["template"]["spec"]
+    assert second["hostNetwork"] is True and "ports" not in second["containers"][0]
+    assert second["containers"][0]["args"][-4:] == ["--host", "127.0.0.1", "--port", "18001"]
+    probe = second["containers"][0]["readinessProbe"]["exec"]["command"]
+    assert "http://127.0.0.1:18001/api/v1/health" in probe[-1]
+    for doc in docs:  # still valid Kubernetes objects
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)

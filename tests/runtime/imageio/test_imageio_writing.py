@@ -143,3 +143,52 @@ def test_output_compression_none_is_lossless_and_uncompressed(tmp_path, monkeypa
         np.testing.assert_array_equal(src.read(), data)
     with rasterio.open(compressed) as src:
         assert src.tags(ns="IMAGE_STRUCTURE")["COMPRESSION"] in ("ZSTD", "DEFLATE")
+
+
+# --- write_geotiff: the one writer (service outputs, tiling engine files, sample scenes) -------
+def test_write_geotiff_stores_band_names_tags_and_overviews(tmp_path):
+    from pesto_factory.runtime.imageio import write_geotiff
+
+    data = np.arange(2 * 600 * 600, dtype=np.uint16).reshape(2, 600, 600)
+    path = write_geotiff(tmp_path / "s.tif", data, crs=CRS_UTM, transform=TRANSFORM, nodata=0,
+                         overviews=True, resampling="nearest", blocksize=256,
+                         band_names=("red", "nir"), tags={"SOURCE": "test"})
+    with rasterio.open(path) as src:
+        np.testing.assert_array_equal(src.read(), data)
+        assert src.descriptions == ("red", "nir") and src.tags()["SOURCE"] == "test"
+        assert src.overviews(1) and src.block_shapes[0] == (256, 256)
+        structure = src.tags(ns="IMAGE_STRUCTURE")
+        assert structure["LAYOUT"] == "COG" and structure["PREDICTOR"] == "2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.tif"]
+
+
+@pytest.mark.parametrize(("codec", "dtype", "compression", "predictor"), [
+    ("auto", "uint16", ("ZSTD", "DEFLATE"), "2"),
+    ("auto", "float32", ("ZSTD", "DEFLATE"), None),  # floats go without (measured)
+    ("deflate", "int16", ("DEFLATE",), "2"),
+    ("none", "uint8", (None,), None),
+])
+def test_write_geotiff_codecs_follow_the_measurements(tmp_path, codec, dtype, compression,
+                                                      predictor):
+    from pesto_factory.runtime.imageio import write_geotiff
+
+    data = ramp(1, 40, 40, dtype)
+    for driver in ("COG", "GTiff"):
+        path = write_geotiff(tmp_path / f"{driver}.tif", data, driver=driver, codec=codec)
+        pixels, _, structure = read_back(path)
+        np.testing.assert_array_equal(pixels, data)
+        assert structure.get("COMPRESSION") in compression
+        assert structure.get("PREDICTOR") == predictor
+        assert (structure.get("LAYOUT") == "COG") == (driver == "COG")
+
+
+def test_write_geotiff_refuses_bad_options_before_writing(tmp_path):
+    from pesto_factory.runtime.imageio import write_geotiff
+
+    with pytest.raises(ValueError, match="codec must be"):
+        write_geotiff(tmp_path / "a.tif", ramp(), codec="jpeg")  # lossy: never
+    with pytest.raises(ValueError, match="overviews"):
+        write_geotiff(tmp_path / "a.tif", ramp(), driver="GTiff", overviews=True)
+    with pytest.raises(ValueError, match="band names"):
+        write_geotiff(tmp_path / "a.tif", ramp(1, 4, 4), band_names=("a", "b"))
+    assert list(tmp_path.iterdir()) == []

@@ -163,3 +163,14 @@ def test_crop_to_core_of_a_read_block_and_shape_checks():
         pad_block(block, tile, margin=3, shape=grid.block_shape, mode="mirror")
     with pytest.raises(TilingError, match="shape"):
         pad_block(block, tile, margin=3, shape=(4, 4))
+
+
+def test_window_as_the_json_window_type_and_overlaps():
+    window = Window(3, 4, 5, 6)
+    assert Window.from_dict(window.as_dict()) == window
+    assert window.as_dict() == {"col_off": 3, "row_off": 4, "width": 5, "height": 6}
+    assert window.intersects(Window(7, 9, 1, 1)) and not window.intersects(Window(8, 4, 2, 2))
+    with pytest.raises(TilingError, match="col_off, row_off, width and height"):
+        Window.from_dict({"col_off": 1})
+    with pytest.raises(TilingError, match="Window.width"):
+        Window.from_dict({"col_off": 0, "row_off": 0, "width": -1, "height": 1})

@@ -1,4 +1,5 @@
-"""Sample scenes: the real crop as COG files, synthetic scenes (determinism, georeferencing)."""
+"""Sample scenes: the real crop shipped in examples/data/, synthetic scenes (determinism,
+georeferencing)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from pesto_factory.packager.samples import (
+from rasterio.errors import NotGeoreferencedWarning
+
+from examples.scenes import (
+    CROP_IMAGE,
+    CROP_MASK,
     SampleDataError,
-    default_crop_path,
+    convert_sentinel2_npz,
+    copy_sentinel2_crop,
     load_sentinel2_crop,
-    write_sentinel2_crop,
+    sentinel2_crop,
     write_synthetic_scene,
 )
-from rasterio.errors import NotGeoreferencedWarning
 
 
 @dataclass(frozen=True)
@@ -42,52 +47,61 @@ def _read(path) -> Written:
                        dataset.overviews(1))
 
 
-@pytest.fixture(scope="module")
-def crop_npz():
-    path = default_crop_path()
-    if not path.is_file():
-        pytest.skip(f"real Sentinel-2 crop not found at {path} (set PESTO_SENTINEL2_CROP)")
-    return path
-
-
-def test_crop_written_as_cog_without_inventing_a_crs(crop_npz, tmp_path):
-    files = write_sentinel2_crop(crop_npz, tmp_path)
+def test_the_crop_ships_in_the_repository_without_an_invented_crs():
+    files = sentinel2_crop()
+    assert (files.image, files.mask) == (CROP_IMAGE, CROP_MASK)
+    assert CROP_IMAGE.parent.name == "data" and CROP_IMAGE.parent.parent.name == "examples"
+    total = sum(path.stat().st_size for path in CROP_IMAGE.parent.iterdir())
+    assert total < 5_000_000  # small enough to live in git
+    assert (CROP_IMAGE.parent / "README.md").read_text().count("Apache-2.0") >= 1
     image = _read(files.image)
-    with np.load(crop_npz) as archive:
-        np.testing.assert_array_equal(image.data, np.moveaxis(archive["img"], -1, 0))
     assert image.profile["dtype"] == "float32" and image.data.shape == (6, 512, 512)
     assert image.crs is None and image.transform.is_identity
-    assert image.layout == "COG" and image.profile["tiled"]
+    assert image.layout == "COG"
     assert image.descriptions == ("blue", "green", "red", "nir", "swir1", "swir2")
+    assert image.data.min() >= 0.009 and image.data.max() <= 1.28  # TOA reflectance (README)
     mask = _read(files.mask)
     assert mask.profile["dtype"] == "uint8" and mask.profile["nodata"] == 255
-    assert mask.layout == "COG"
     # Reference codes 0 shadow, 1-3 clear, 4 cloud -> 2, 0, 1 (counts from the data README).
     values, counts = np.unique(mask.data, return_counts=True)
     assert dict(zip(values.tolist(), counts.tolist(), strict=True)) == {
         0: 183_964, 1: 49_597, 2: 28_583}
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "sentinel2_l1c_512.tif", "sentinel2_l1c_512_mask.tif"]  # no temporary files left
 
 
-def test_load_crop_matches_the_files(crop_npz, tmp_path):
-    image, mask = load_sentinel2_crop(crop_npz)
-    files = write_sentinel2_crop(crop_npz, tmp_path)
-    np.testing.assert_array_equal(_read(files.mask).data[0], mask)
-    assert image.dtype == np.float32 and image.flags.c_contiguous
+def test_load_and_copy_give_the_shipped_pixels(tmp_path):
+    image, mask = load_sentinel2_crop()
+    assert image.dtype == np.float32 and image.shape == (6, 512, 512)
+    copied = copy_sentinel2_crop(tmp_path / "inputs")
+    np.testing.assert_array_equal(_read(copied.image).data, image)
+    np.testing.assert_array_equal(_read(copied.mask).data[0], mask)
+    assert sorted(p.name for p in (tmp_path / "inputs").iterdir()) == [
+        "sentinel2_l1c_512.tif", "sentinel2_l1c_512_mask.tif"]
+
+
+def test_conversion_from_the_source_archive_is_lossless(tmp_path):
+    rng = np.random.default_rng(0)
+    img = (rng.integers(90, 12_700, size=(40, 30, 6)) / 10_000).astype(np.float32)
+    msk = rng.integers(0, 5, size=(40, 30, 1), dtype=np.uint8)
+    np.savez(tmp_path / "crop.npz", img=img, msk=msk)
+    files = convert_sentinel2_npz(tmp_path / "crop.npz", tmp_path / "out")
+    np.testing.assert_array_equal(_read(files.image).data, np.moveaxis(img, -1, 0))
+    codes = np.array([2, 0, 0, 0, 1], np.uint8)[msk[..., 0]]  # source codes -> ours
+    np.testing.assert_array_equal(_read(files.mask).data[0], codes)
+    assert _read(files.image).crs is None
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["crop.tif", "crop_mask.tif"]
 
 
 def test_bad_crop_sources_are_named(tmp_path):
     with pytest.raises(SampleDataError, match="no such file"):
-        write_sentinel2_crop(tmp_path / "missing.npz", tmp_path)
+        convert_sentinel2_npz(tmp_path / "missing.npz", tmp_path)
     wrong = tmp_path / "wrong.npz"
     np.savez(wrong, img=np.zeros((4, 4, 6), np.float32))
     with pytest.raises(SampleDataError, match=r"wrong\.npz.*'msk'"):
-        write_sentinel2_crop(wrong, tmp_path / "out")
+        convert_sentinel2_npz(wrong, tmp_path / "out")
     codes = tmp_path / "codes.npz"
     np.savez(codes, img=np.zeros((4, 4, 6), np.float32), msk=np.full((4, 4, 1), 9, np.uint8))
     with pytest.raises(SampleDataError, match=r"unknown reference codes \[9\]"):
-        write_sentinel2_crop(codes, tmp_path / "out")
+        convert_sentinel2_npz(codes, tmp_path / "out")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 

@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 import pytest
-import rasterio
 from affine import Affine
-from pesto_factory.packager.quality import (
+from pesto_factory.runtime.imageio import write_geotiff
+
+from examples.quality import (
     MaskQualityError,
     cohen_kappa,
     confusion_matrix,
@@ -77,11 +78,8 @@ def test_bad_masks_are_named():
 
 
 def _write(path, data, nodata=255):
-    with rasterio.open(path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0],
-                       count=1, dtype=data.dtype.name, nodata=nodata,
-                       crs="EPSG:32631", transform=Affine(30, 0, 0, 0, -30, 60)) as dst:
-        dst.write(data, 1)
-    return path
+    return write_geotiff(path, data, nodata=nodata, crs="EPSG:32631",
+                         transform=Affine(30, 0, 0, 0, -30, 60), driver="GTiff")
 
 
 def test_score_mask_files(tmp_path):

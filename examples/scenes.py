@@ -1,24 +1,27 @@
-"""Sample scenes for demos, tests and benchmarks: the real Sentinel-2 crop and synthetic scenes.
+"""Sample scenes for the demo, tests and benchmarks: the real Sentinel-2 crop and synthetic scenes.
 
-Both are written as Cloud Optimized GeoTIFFs (COG: tiled, with overviews, header first) with a
-mask in the cloud-detection class codes (0 clear, 1 cloud, 2 cloud shadow, 255 nodata):
+Masks use the cloud-detection class codes (0 clear, 1 cloud, 2 cloud shadow, 255 nodata).
 
-- `write_sentinel2_crop`: the real 512 x 512 Sentinel-2 L1C crop (6 bands of top-of-atmosphere
-  reflectance, blue green red nir swir1 swir2) and its hand-made reference mask. The source has
-  no georeferencing, so the files have no CRS and no geotransform: none is invented.
+- The real 512 x 512 Sentinel-2 L1C crop (6 bands of top-of-atmosphere reflectance, blue green
+  red nir swir1 swir2) and its hand-made reference mask ship in the repository as GeoTIFFs,
+  examples/data/ (source and licence in examples/data/README.md): `sentinel2_crop()` names
+  them, `copy_sentinel2_crop` puts them where a service may read them, `load_sentinel2_crop`
+  reads the pixels. The source has no georeferencing, so the files have no CRS and no
+  geotransform: none is invented. `convert_sentinel2_npz` made them from the source archive
+  (`python examples/scenes.py NPZ` writes them again).
 - `write_synthetic_scene`: a made-up but plausible scene (farmland parcels, texture, a lake,
   cumulus clouds with soft edges and their shadows offset from them) in UTM zone 31N, with the
-  true mask returned. The same seed gives the same pixels.
+  true mask returned, written as a COG. The same seed gives the same pixels.
 
-Files are written to a temporary name and renamed on success, so a failed call leaves nothing.
+Files are written by the runtime's one GeoTIFF writer (temporary name renamed on success).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import tempfile
-import warnings
+import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,19 +36,25 @@ __all__ = [
     "CropFiles",
     "SyntheticScene",
     "SampleDataError",
-    "default_crop_path",
+    "CROP_IMAGE",
+    "CROP_MASK",
+    "convert_sentinel2_npz",
+    "copy_sentinel2_crop",
     "load_sentinel2_crop",
-    "write_sentinel2_crop",
-    "write_synthetic_scene",
+    "sentinel2_crop",
     "write_cog",
+    "write_synthetic_scene",
 ]
 
 log = logging.getLogger(__name__)
 
 BAND_ORDER: tuple[str, ...] = ("blue", "green", "red", "nir", "swir1", "swir2")
 MASK_NODATA = 255
-#: Environment variable naming the real crop's .npz; default: shared/data beside the repository.
-CROP_ENV = "PESTO_SENTINEL2_CROP"
+#: The real crop and its reference mask, as shipped in the repository.
+DATA = Path(__file__).resolve().parent / "data"
+CROP_IMAGE = DATA / "sentinel2_l1c_512.tif"
+CROP_MASK = DATA / "sentinel2_l1c_512_mask.tif"
+_CROP_SOURCE = "ukis-csmask tests/testfiles/sentinel2.npz (Copernicus Sentinel data)"
 # Reference codes of the crop (0 shadow, 1-3 clear, 4 cloud) -> ours (0 clear, 1 cloud, 2 shadow).
 _CROP_CODES = np.array([2, 0, 0, 0, 1], dtype=np.uint8)
 
@@ -78,42 +87,13 @@ class SyntheticScene:
 def write_cog(path: Path, data: np.ndarray, *, crs: Any = None, transform: Any = None,
               nodata: float | None = None, band_names: Sequence[str] = (),
               resampling: str = "average", tags: dict[str, str] | None = None) -> Path:
-    """Write a (bands, rows, cols) array as a COG atomically; `resampling` is for overviews."""
-    from rasterio.errors import NotGeoreferencedWarning
-    from rasterio.io import MemoryFile
-    from rasterio.shutil import copy as gdal_copy
+    """Write a (bands, rows, cols) array as a COG with overviews (`resampling`), atomically:
+    the runtime's one writer with the sample layout (256 px blocks, as GDAL's COG default)."""
+    from pesto_factory.runtime.imageio.writing import write_geotiff
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    profile = {"driver": "GTiff", "count": data.shape[0], "height": data.shape[1],
-               "width": data.shape[2], "dtype": data.dtype.name, "nodata": nodata}
-    if crs is not None:
-        profile["crs"] = crs
-    if transform is not None:
-        profile["transform"] = transform
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.tif", dir=path.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings(), MemoryFile() as memory:
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with memory.open(**profile) as dataset:
-                dataset.write(data)
-                for index, name in enumerate(band_names, start=1):
-                    dataset.set_band_description(index, name)
-                if tags:
-                    dataset.update_tags(**tags)
-            with memory.open() as source:
-                # ZSTD-1 as the runtime's outputs: as small as DEFLATE, several times faster;
-                # the horizontal predictor pays for integers only.
-                gdal_copy(source, tmp, driver="COG", COMPRESS="ZSTD", LEVEL=1,
-                          PREDICTOR="2" if data.dtype.kind in "iu" else "NO",
-                          BLOCKSIZE=256, RESAMPLING=resampling.upper())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    log.debug("wrote COG %s %s %s", path, data.shape, data.dtype)
-    return path
+    return write_geotiff(path, data, crs=crs, transform=transform, nodata=nodata,
+                         overviews=True, resampling=resampling, blocksize=256,
+                         band_names=band_names, tags=tags)
 
 
 def _load_crop(npz_path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -137,31 +117,53 @@ def _load_crop(npz_path: Path) -> tuple[np.ndarray, np.ndarray]:
     return img, msk
 
 
-def default_crop_path() -> Path:
-    """Where the real crop is: $PESTO_SENTINEL2_CROP, else ../shared/data next to the repo."""
-    env = os.environ.get(CROP_ENV)
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "sentinel2_l1c_512.npz"
+def sentinel2_crop() -> CropFiles:
+    """The shipped crop: examples/data/sentinel2_l1c_512.tif and its _mask.tif."""
+    for path in (CROP_IMAGE, CROP_MASK):
+        if not path.is_file():
+            raise SampleDataError(f"{path}: no such file (it ships with the repository)")
+    return CropFiles(image=CROP_IMAGE, mask=CROP_MASK)
 
 
-def load_sentinel2_crop(npz_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+def copy_sentinel2_crop(out_dir: str | os.PathLike) -> CropFiles:
+    """The shipped crop copied into `out_dir` (where a service's input roots let it read)."""
+    files, out_dir = sentinel2_crop(), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return CropFiles(image=Path(shutil.copy2(files.image, out_dir / files.image.name)),
+                     mask=Path(shutil.copy2(files.mask, out_dir / files.mask.name)))
+
+
+def load_sentinel2_crop(files: CropFiles | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The crop as (6, H, W) float32 reflectance and its (H, W) uint8 mask in our class codes."""
-    img, msk = _load_crop(Path(npz_path))
-    return np.ascontiguousarray(np.moveaxis(img.astype(np.float32), -1, 0)), _CROP_CODES[msk]
+    import warnings
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    files = files or sentinel2_crop()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # no CRS: none invented
+        with rasterio.open(files.image) as image, rasterio.open(files.mask) as mask:
+            return image.read(), mask.read(1)
 
 
-def write_sentinel2_crop(npz_path: str | os.PathLike, out_dir: str | os.PathLike) -> CropFiles:
-    """The real crop as `<stem>.tif` (6 x float32 reflectance) and `<stem>_mask.tif` (uint8)."""
+def convert_sentinel2_npz(npz_path: str | os.PathLike, out_dir: str | os.PathLike) -> CropFiles:
+    """The source archive as `<stem>.tif` (6 x float32 reflectance) and `<stem>_mask.tif`
+    (uint8), as small as lossless gets (ZSTD level 22; float reflectance compresses best
+    without a predictor here): how examples/data/ was made."""
+    from pesto_factory.runtime.imageio.writing import write_geotiff
+
     npz_path, out_dir = Path(npz_path), Path(out_dir)
-    image_data, mask_data = load_sentinel2_crop(npz_path)
-    tags = {"SOURCE": "ukis-csmask tests/testfiles/sentinel2.npz (Copernicus Sentinel data)",
-            "BAND_ORDER": ",".join(BAND_ORDER)}
-    image = write_cog(out_dir / f"{npz_path.stem}.tif", image_data, band_names=BAND_ORDER,
-                      tags=tags)
-    mask = write_cog(out_dir / f"{npz_path.stem}_mask.tif", mask_data[np.newaxis],
-                     nodata=MASK_NODATA, band_names=("cloud_mask",), resampling="nearest",
-                     tags={"CLASSES": "0=clear,1=cloud,2=cloud shadow,255=nodata"})
+    img, msk = _load_crop(npz_path)
+    image_data = np.ascontiguousarray(np.moveaxis(img.astype(np.float32), -1, 0))
+    smallest = {"codec": "zstd", "level": 22, "predictor": 1}
+    image = write_geotiff(out_dir / f"{npz_path.stem}.tif", image_data, band_names=BAND_ORDER,
+                          tags={"SOURCE": _CROP_SOURCE, "BAND_ORDER": ",".join(BAND_ORDER)},
+                          **smallest)
+    mask = write_geotiff(out_dir / f"{npz_path.stem}_mask.tif", _CROP_CODES[msk][np.newaxis],
+                         nodata=MASK_NODATA, band_names=("cloud_mask",), **smallest,
+                         tags={"CLASSES": "0=clear,1=cloud,2=cloud shadow,255=nodata",
+                               "SOURCE": _CROP_SOURCE})
     return CropFiles(image=image, mask=mask)
 
 
@@ -302,3 +304,10 @@ def _render_scene(height: int, width: int, *, seed: int, clouds: bool
     truth[(_shift(opacity, _SHADOW_OFFSET) >= _OPAQUE) & ~cloud] = 2
     truth[cloud] = 1
     return scene.astype(np.float32), truth
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python examples/scenes.py SENTINEL2_NPZ  (rewrites examples/data/)")
+    written = convert_sentinel2_npz(sys.argv[1], DATA)
+    print(f"wrote {written.image} and {written.mask}")
