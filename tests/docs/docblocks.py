@@ -20,6 +20,7 @@ This module only parses; it runs nothing.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,7 +154,7 @@ def shell_commands(text: str, first_line: int) -> list[Command]:
         stripped = raw.strip()
         if pending:
             pending.append(stripped)
-            if not stripped.endswith("\\"):
+            if not _continues("\n".join(pending)):
                 current = (start, "\n".join(pending))
                 pending = []
             continue
@@ -166,7 +167,7 @@ def shell_commands(text: str, first_line: int) -> list[Command]:
             continue
         close()
         start = first_line + offset
-        if stripped.endswith("\\"):
+        if _continues(stripped):
             pending = [stripped]
         else:
             current = (start, stripped)
@@ -174,6 +175,17 @@ def shell_commands(text: str, first_line: int) -> list[Command]:
         current = (start, "\n".join(pending))
     close()
     return commands
+
+
+def _continues(text: str) -> bool:
+    """A command goes on to the next line: a trailing `\\`, or a quote still open."""
+    if text.endswith("\\"):
+        return True
+    try:
+        shlex.split(text, comments=True)
+    except ValueError:  # "No closing quotation"
+        return True
+    return False
 
 
 _NUMBER = re.compile(r"-?\d+\.\d+")

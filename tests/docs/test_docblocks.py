@@ -40,6 +40,13 @@ def test_commands_continuations_and_shown_output(tmp_path: Path) -> None:
     assert (second.line, second.shown_output) == (6, ())
 
 
+def test_a_quoted_argument_may_span_lines(tmp_path: Path) -> None:
+    doc = _doc(tmp_path, "```sh\ncurl -d '{\"a\": 1,\n       \"b\": 2}' -o x   # it's fine\nls\n```\n")
+    (block,) = parse_blocks(doc)
+    assert [c.line for c in block.commands] == [2, 4]
+    assert block.commands[0].text.endswith("-o x   # it's fine")
+
+
 def test_output_pattern_wildcards() -> None:
     pattern = output_pattern(('{"jobId": "<id>", "mean": 0.41, ...}',))
     assert pattern.search('{"jobId":"ab-12","mean":0.3713,"x":1}')

@@ -175,7 +175,7 @@ class DocSession:
 
 def make_sandbox(root: Path) -> Path:
     """The folder a doc's commands run in, with the files the docs name (module docstring)."""
-    from pesto_factory.packager.samples import write_cog, write_synthetic_scene
+    from examples.scenes import write_cog, write_synthetic_scene
 
     for name in ("examples", "dags", "workflows"):
         shutil.copytree(REPO / name, root / name,
