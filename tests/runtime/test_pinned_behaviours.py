@@ -113,3 +113,12 @@ def test_an_imageref_margin_partly_clipped_at_the_bottom_and_right(scene, policy
     assert first.margin == (4, 4, 2, 2) and first.ref_margin == 4
     np.testing.assert_array_equal(first.data, expected[:, 20:30, 30:40])
     np.testing.assert_array_equal(first.core().data, expected[:, 24:28, 34:38])
+
+
+@pytest.mark.parametrize("uri", ["file:///etc/passwd", "/vsicurl/http://host/a.tif",
+                                 "https://elsewhere.example/a.tif"])
+def test_every_403_of_the_input_policy_carries_a_hint(tmp_path: Path, uri: str) -> None:
+    policy = InputPolicy(readable_roots=(tmp_path,), remote_hosts=("data.example",))
+    with pytest.raises(Forbidden) as refused:
+        resolve_uri(uri, policy, field="image")
+    assert refused.value.hint and refused.value.message.startswith("input 'image'")
