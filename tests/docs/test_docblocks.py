@@ -84,3 +84,17 @@ def test_a_shown_output_that_differs_fails(tmp_path: Path) -> None:
     (block,) = parse_blocks(doc)
     with pytest.raises(pytest.fail.Exception, match="printed something else"):
         DocSession(sandbox).run(block, block.commands[0], block.commands[0].text)
+
+
+def test_variables_and_folder_carry_to_the_next_command(tmp_path: Path) -> None:
+    from tests.docs.test_docs_run import DocSession
+
+    doc = _doc(tmp_path, "```sh\nmkdir sub && cd sub\nNAME=value\necho \"$NAME $(basename $PWD)\"\n"
+                         "# value sub\n```\n")
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    session = DocSession(sandbox)
+    (block,) = parse_blocks(doc)
+    for command in block.commands:
+        output = session.run(block, command, command.text)
+    assert output.strip() == "value sub"

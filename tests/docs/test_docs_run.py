@@ -15,7 +15,8 @@ How a doc is run (one test per doc file, its blocks in order, in one sandbox fol
   ports 8080-8089 after `127.0.0.1:`, `localhost:`, `--port ` or `"port": ` become free ports
   (one per doc and number); `<id>` is the last `jobId` a
   command printed; options in square brackets starting with `-` (`[--parallel 4]`) are left out.
-- Shell state (variables, exports) carries from one command to the next within a doc. A
+- Shell state (variables, exports, the folder `cd` went to) carries from one command to the
+  next within a doc. A
   command ending in `&`, or running `pesto-runtime serve` / `packager serve`, is started in the
   background until the end of the doc; the next command starts once its health route answers.
 - A block marked `<!-- docs-test: engine -->` builds or runs images: it runs when DOCKER_HOST
@@ -98,7 +99,10 @@ class DocSession:
         return text
 
     def _script(self, command: str) -> str:
-        return (f"set -a\n. {self.state}\n{command}\n__rc=$?\n"
+        """The command in bash, with the variables and folder the doc's earlier commands left."""
+        cwd = f"{self.state}.cwd"
+        return (f"set -a\n. {self.state}\ncd \"$(cat {cwd} 2>/dev/null || pwd)\"\n{command}\n"
+                f"__rc=$?\npwd > {cwd}\n"
                 f"declare -px > {self.state}.new 2>/dev/null && mv {self.state}.new {self.state}\n"
                 "exit $__rc\n")
 
@@ -133,7 +137,7 @@ class DocSession:
 
     def _start_background(self, text: str, where: str) -> None:
         log = self.sandbox / f".docs-test-bg-{len(self.background)}.log"
-        process = subprocess.Popen(["bash", "-c", f"set -a\n. {self.state}\n{text}"],
+        process = subprocess.Popen(["bash", "-c", self._script(text)],
                                    cwd=self.sandbox, env=self.env, stdin=subprocess.DEVNULL,
                                    stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                    start_new_session=True)
