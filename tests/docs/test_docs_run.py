@@ -13,18 +13,17 @@ How a doc is run (one test per doc file, its blocks in order, in one sandbox fol
   are in the sandbox; dags/ is on PYTHONPATH (as on Airflow's workers).
 - Placeholders filled before a command runs: the absolute folder `/data` is the sandbox's data/;
   ports 8080-8089 after `127.0.0.1:`, `localhost:`, `--port ` or `"port": ` become free ports
-  (one per doc and number); `<id>` is the last `jobId` a
-  command printed; options in square brackets starting with `-` (`[--parallel 4]`) are left out.
+  (one per doc and number); `<id>` is the last `jobId` a command printed; options in square
+  brackets starting with `-` (`[--parallel 4]`) are left out.
 - Shell state (variables, exports, the folder `cd` went to) carries from one command to the
-  next within a doc. A
-  command ending in `&`, or running `pesto-runtime serve` / `packager serve`, is started in the
-  background until the end of the doc; the next command starts once its health route answers.
+  next within a doc. A command ending in `&`, or running `pesto-runtime serve` / `packager
+  serve`, is started in the background until the end of the doc; the next command starts once
+  its health route answers.
 - A block marked `<!-- docs-test: engine -->` builds or runs images: it runs when DOCKER_HOST
   is set (`make test`), with PESTO_BASE_IMAGE set to the engine's local base
   (localhost/pybase:bookworm, built by `make engine`: no registry is reachable here); without
   an engine those blocks do not run and the doc's test then skips, which the suite's skip
-  policy refuses. Images the doc built
-  (`my-service:*`) are removed at its end.
+  policy refuses. Images the doc built (`my-service:*`) are removed at its end.
 - Every command must exit 0 (use `curl --fail` where a doc means success). `# ...` lines right
   after a command are the output it shows, checked by `docblocks.output_pattern`.
 A failure names the doc file, the line and the command, with the tail of its output.
