@@ -59,7 +59,7 @@ class ProcessingService:
         self.single_image_output = _single_image_output(project.output_schema)
         self.policy = InputPolicy.from_settings(settings)
         self.metrics = ServiceMetrics()
-        self.store = JobStore(settings.state_dir / "jobs.sqlite")
+        self.store = JobStore(settings.state_dir / "jobs.sqlite", object_root=settings.output_uri)
         self.pool = WorkerPool(
             project_root=str(project.root), profiles=project.profiles, policy=self.policy,
             workers=settings.workers, queue_size=settings.queue,
@@ -95,7 +95,8 @@ class ProcessingService:
 
     async def run_sync(self, payload: dict[str, Any], *, inline: bool) -> SyncResult:
         job_id = uuid.uuid4().hex
-        item = WorkItem(job_id, payload, str(self.outputs_dir / "sync" / job_id), inline)
+        item = WorkItem(job_id, payload, str(self.outputs_dir / "sync" / job_id), inline,
+                        object_prefix=self._object_prefix(f"sync/{job_id}"))
         started = time.monotonic()
         try:
             future = self.pool.submit(item)
@@ -114,7 +115,8 @@ class ProcessingService:
                      watch: JobWatcher | None = None) -> Job:
         job_id = str(uuid.uuid4())
         output_dir = self.outputs_dir / job_id
-        item = WorkItem(job_id, payload, str(output_dir), inline)
+        item = WorkItem(job_id, payload, str(output_dir), inline,
+                        object_prefix=self._object_prefix(job_id))
         job = self.store.add(job_id, output_dir)  # first: the pool may start it at once
 
         def running() -> None:
@@ -134,6 +136,11 @@ class ProcessingService:
         task.add_done_callback(self._tasks.discard)
         return job
 
+    def _object_prefix(self, job_folder: str) -> str | None:
+        """Where a job's images go in the object store (PESTO_OUTPUT_ROOT=s3://...), if any."""
+        root = self.settings.output_uri
+        return f"{root}/{job_folder}" if root else None
+
     async def _record(self, job_id: str, future: asyncio.Future,
                       watch: JobWatcher | None = None) -> None:
         started = time.monotonic()
@@ -141,7 +148,7 @@ class ProcessingService:
             outcome: JobOutcome = await future
         except PestoError as exc:
             status = JobStatus.CANCELLED if isinstance(exc, JobCancelled) else JobStatus.FAILED
-            self.store.finish(job_id, status, message=exc.message)
+            self.store.finish(job_id, status, message=exc.message, retryable=exc.retryable)
             # no half-written output survives a job that did not succeed
             self.store.remove_results(job_id)
             self.metrics.job_finished("async", _outcome_label(exc), time.monotonic() - started)
@@ -247,7 +254,7 @@ def _single_image_output(output_schema: dict[str, Any]) -> str | None:
 
 
 def _result_file(output_file: Any) -> ResultFile:
-    return ResultFile(name=output_file.name, path=str(Path(output_file.path)),
+    return ResultFile(name=output_file.name, path=str(output_file.path),  # a path or s3:// URI
                       media_type=output_file.media_type)
 
 

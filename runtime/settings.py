@@ -37,8 +37,9 @@ class Settings(BaseSettings):
     queue: int = Field(16, ge=0, description="Jobs waiting for a worker before 503.")
     job_timeout: float = Field(3600.0, gt=0, description="Seconds a job may run.")
     state_dir: Path = Field(Path(".pesto-state"), description="SQLite job store and results.")
-    output_root: Path | None = Field(
-        None, description="Where image outputs are written (default STATE_DIR/outputs).")
+    output_root: str | None = Field(
+        None, description="Where image outputs are written: a folder (default "
+        "STATE_DIR/outputs), or an object store prefix s3://bucket/prefix (gs:// too).")
     input_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Directories file:// inputs may be read from (':' or ',' separated); "
@@ -74,7 +75,23 @@ class Settings(BaseSettings):
 
     @property
     def outputs_dir(self) -> Path:
-        return (self.output_root or self.state_dir / "outputs").resolve()
+        """The local folder outputs are written to (staged there when they go to a store)."""
+        if self.output_root and not self.output_uri:
+            return Path(self.output_root).expanduser().resolve()
+        return (self.state_dir / "outputs").resolve()
+
+    @property
+    def output_uri(self) -> str | None:
+        """The object store prefix outputs are uploaded under (s3://bucket/prefix), if any."""
+        root = (self.output_root or "").strip()
+        if root.split("://", 1)[0].lower() in ("s3", "gs") and "://" in root:
+            return root.rstrip("/")
+        return None
+
+    @property
+    def output_bucket(self) -> str | None:
+        """The bucket of `output_uri`: a service may always read what it wrote."""
+        return self.output_uri.split("://", 1)[1].split("/", 1)[0] if self.output_uri else None
 
     @property
     def readable_roots(self) -> list[Path]:

@@ -161,7 +161,7 @@ class Calls:
                 reason = state.message or "no reason given"
                 raise JobFailed(f"job {state.job_id} {state.status.value}: {reason}",
                                 job_id=state.job_id, status=state.status.value,
-                                service_message=reason)
+                                service_message=reason, retryable=state.retryable)
             pause = poll_interval
             if deadline is not None:
                 left = deadline - clock()

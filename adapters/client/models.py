@@ -50,6 +50,7 @@ class JobState:
     started: str | None = None
     finished: str | None = None
     links: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    retryable: bool = False  # a FAILED job the service says may succeed if submitted again
 
     @classmethod
     def from_body(cls, body: Any, *, url: str = "") -> JobState:
@@ -68,7 +69,7 @@ class JobState:
                    progress=int(progress) if isinstance(progress, (int, float)) else None,
                    message=body.get("message"), created=body.get("created"),
                    started=body.get("started"), finished=body.get("finished"),
-                   links=MappingProxyType(links))
+                   links=MappingProxyType(links), retryable=body.get("retryable") is True)
 
     @property
     def ref(self) -> JobRef:

@@ -26,15 +26,19 @@ from pesto_factory.adapters.local.services import (
     wait_healthy,
 )
 from pesto_factory.adapters.local.summary import (
+    OBJECT_SCHEMES,
     SUMMARY_NAME,
     RunSummary,
     clear_previous_run,
+    object_outputs,
     publish_outputs,
     write_summary,
 )
 
 __all__ = [
+    "OBJECT_SCHEMES",
     "SUMMARY_NAME",
+    "object_outputs",
     "LocalService",
     "LocalServices",
     "local_service",

@@ -12,6 +12,10 @@
    server) is executed through that API instead (`OgcProcessClient`, docs/ogc.md).
 5. Write summary.json, publish the final images (mask.tif, ...), stop the services.
 
+With a run-level output location in the store (`output_store`, or the spec's `output:`,
+s3://bucket/run-id/), every service writes its images there and reads only through it; the
+summary lists the s3:// outputs (the local folder keeps summary.json and the logs).
+
 The embedded runner is for one machine; at scale the same spec drives Conductor or Airflow.
 """
 
@@ -36,9 +40,11 @@ from pesto_factory.adapters.client import (
 from pesto_factory.adapters.local.engine import PipelineEngine, RunObserver, StepFailed, StepRecord
 from pesto_factory.adapters.local.services import LocalServices, profiles_for
 from pesto_factory.adapters.local.summary import (
+    OBJECT_SCHEMES,
     SUMMARY_NAME,
     RunSummary,
     clear_previous_run,
+    object_outputs,
     publish_outputs,
     write_summary,
 )
@@ -83,9 +89,15 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, output_dir: P
                  profiles: Mapping[str, Sequence[str]] | None = None,
                  parallel: int | None = None, token: str | None = None,
                  start_timeout: float = 120.0, process_timeout: float | None = 3660.0,
-                 observer: RunObserver | None = None) -> RunSummary:
+                 observer: RunObserver | None = None,
+                 output_store: str | None = None) -> RunSummary:
     """Run `pipeline` once; the SUCCEEDED summary, or RunFailed (summary.json written either
-    way once the output folder exists). `service_urls` name already running services."""
+    way once the output folder exists). `service_urls` name already running services;
+    `output_store` (default: the spec's `output`) is where started services write images."""
+    output_store = output_store or pipeline.output
+    if output_store and not output_store.startswith(OBJECT_SCHEMES):
+        raise RunFailed(f"output location {output_store!r} is not an object store prefix",
+                        hint="give s3://bucket/run-id/ (or gs://), or a local folder")
     service_urls = dict(service_urls or {})
     profiles = dict(profiles or {})
     _check_names(pipeline, service_urls, profiles)
@@ -96,7 +108,7 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, output_dir: P
     clear_previous_run(output_dir)
     base = RunSummary(pipeline=pipeline.name, status="RUNNING", inputs=bound,
                       spec=str(pipeline.source.resolve()) if pipeline.source else None,
-                      output_dir=output_dir)
+                      output_dir=output_dir, store=output_store)
     write_summary(base, output_dir)
     started = time.monotonic()
     engine: PipelineEngine | None = None
@@ -104,7 +116,7 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, output_dir: P
     try:
         with LocalServices(output_dir, input_roots=_input_roots(bound),
                            all_services=list(pipeline.services),
-                           start_timeout=start_timeout) as local:
+                           start_timeout=start_timeout, output_store=output_store) as local:
             urls = _start_services(pipeline, local, service_urls, profiles, parallel, observer)
             services_info = _services_info(pipeline, local, urls, output_dir)
             clients = {name: _client(url, token=token if name in service_urls else None,
@@ -124,9 +136,11 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, output_dir: P
                 for name, client in clients.items():
                     if isinstance(client, ReplicaSet):  # how the calls were spread
                         services_info[name]["replicas"] = dict(client.split())
+                        services_info[name]["resent"] = client.resent
                 for client in clients.values():
                     client.close()
-            files = publish_outputs(outputs, output_dir)
+            files = (object_outputs(outputs) if output_store
+                     else publish_outputs(outputs, output_dir))
     except BaseException as exc:
         error = _error(exc)
         write_summary(_with(base, "FAILED", engine, pipeline, started, services_info,
@@ -259,4 +273,4 @@ def _with(base: RunSummary, status: str, engine: PipelineEngine | None, pipeline
     return RunSummary(pipeline=base.pipeline, status=status, inputs=base.inputs, steps=records,
                       outputs=dict(outputs or {}), files=dict(files or {}), services=services,
                       seconds=time.monotonic() - started, error=error, spec=base.spec,
-                      output_dir=base.output_dir)
+                      output_dir=base.output_dir, store=base.store)

@@ -3,7 +3,10 @@ together and always stopped together.
 
 Each service gets its own folder under the run's output folder (`services/NAME/`: state,
 outputs, log). They all read files from the same input roots, which cover the run's input
-files and every service's output root, so a step can read what an earlier step wrote. The
+files and every service's output root, so a step can read what an earlier step wrote. With a
+run-level object store (`output_store`, s3://bucket/run-id), each service writes its images
+under `<store>/<NAME>/` instead, and its input roots are the run's input folders only: no
+service can read another's folder, images move through the store alone. The
 start waits for every health route with a deadline and gives up early, with the log's tail,
 when a service exits. `local_service` is the same launcher for one service (what `packager
 run` and `packager test` use), and `wait_healthy` the one readiness wait (a container too).
@@ -73,10 +76,13 @@ class LocalServices:
     Ctrl-C included)."""
 
     def __init__(self, run_dir: Path, *, input_roots: Sequence[Path],
-                 all_services: Sequence[str], start_timeout: float = 120.0) -> None:
+                 all_services: Sequence[str], start_timeout: float = 120.0,
+                 output_store: str | None = None) -> None:
         self.run_dir = run_dir
         self.start_timeout = start_timeout
-        roots = [*input_roots, *(service_dir(run_dir, name) / "outputs" for name in all_services)]
+        self.output_store = output_store.rstrip("/") if output_store else None
+        shared = () if self.output_store else all_services
+        roots = [*input_roots, *(service_dir(run_dir, name) / "outputs" for name in shared)]
         self._input_roots = os.pathsep.join(str(Path(root).resolve()) for root in roots)
         self._started: dict[str, _Started] = {}
 
@@ -90,7 +96,9 @@ class LocalServices:
         environment = {key: value for key, value in os.environ.items()
                        if key not in _OWN_VARIABLES}
         environment.update({
-            "PESTO_STATE_DIR": str(folder / "state"), "PESTO_OUTPUT_ROOT": str(folder / "outputs"),
+            "PESTO_STATE_DIR": str(folder / "state"),
+            "PESTO_OUTPUT_ROOT": (f"{self.output_store}/{name}" if self.output_store
+                                  else str(folder / "outputs")),
             "PESTO_INPUT_ROOTS": self._input_roots, "PESTO_WORKERS": str(workers),
             "PESTO_RESULT_RETENTION": "0",  # the run's folder is the user's: never swept
         })

@@ -5,6 +5,9 @@
     OUTPUT/mask.tif ...      each pipeline output that is a file:// image, named after the output
     OUTPUT/services/NAME/    each local service's state, outputs and log
 
+With a run-level object store (s3://bucket/run-id), the images stay in the store: `files`
+lists their s3:// URIs (`object_outputs`) and `store` names the run's prefix.
+
 Every file is written under a temporary name and renamed, and the images are published only
 when the run succeeded: a FAILED summary never sits beside outputs that look like success.
 Files a previous run published in the same folder are removed when a new run starts.
@@ -24,8 +27,11 @@ from urllib.parse import unquote, urlparse
 
 from pesto_factory.adapters.local.engine import StepRecord
 
-__all__ = ["RunSummary", "SUMMARY_NAME", "clear_previous_run", "publish_outputs",
-           "write_summary"]
+__all__ = ["OBJECT_SCHEMES", "RunSummary", "SUMMARY_NAME", "clear_previous_run",
+           "object_outputs", "publish_outputs", "write_summary"]
+
+#: URI schemes of object stores a run may write to.
+OBJECT_SCHEMES = ("s3://", "gs://")
 
 SUMMARY_NAME = "summary.json"
 
@@ -45,6 +51,7 @@ class RunSummary:
     error: Mapping[str, Any] | None = None  # message (+ step, item, service)
     spec: str | None = None
     output_dir: Path | None = None
+    store: str | None = None  # the run's object store prefix, when it has one
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +61,7 @@ class RunSummary:
             "outputs": dict(self.outputs), "files": dict(self.files),
             "seconds": round(self.seconds, 3),
             "error": dict(self.error) if self.error else None,
+            **({"store": self.store} if self.store else {}),
         }
 
 
@@ -91,6 +99,16 @@ def publish_outputs(outputs: Mapping[str, Any], output_dir: Path) -> dict[str, A
                 _publish(_local_file(item), output_dir / f"{name}_{index}{_local_file(item).suffix}")
                 for index, item in enumerate(value)]
     return published
+
+
+def object_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The outputs that are objects in a store (s3://, gs:// URIs, or lists of them)."""
+    def is_object(value: Any) -> bool:
+        return isinstance(value, str) and value.startswith(OBJECT_SCHEMES)
+
+    return {name: value for name, value in outputs.items()
+            if is_object(value) or (isinstance(value, list) and value
+                                    and all(is_object(item) for item in value))}
 
 
 def _local_file(uri: str) -> Path | None:

@@ -177,7 +177,8 @@ def _build(data: dict[str, Any], lines: dict[str, int], source: Path | None,
         raise SpecError(source, [draft.problem(pointer, message) for pointer, message in faults])
     return Pipeline(name=draft.name, description=draft.description, inputs=inputs,
                     services=services, steps=steps, outputs=outputs, source=source,
-                    order=order, locations=lines, conductor=data.get("conductor") or {})
+                    order=order, locations=lines, conductor=data.get("conductor") or {},
+                    output=data.get("output"))
 
 
 def _service(name: str, spec: dict[str, Any], base_dir: Path) -> ServiceRef:

@@ -209,6 +209,8 @@ class Pipeline:
     description: str = ""
     source: Path | None = None
     order: tuple[str, ...] = ()
+    #: run-level output location (s3://bucket/run-id/), for the embedded runner
+    output: str | None = None
     #: JSON pointer -> YAML line, to point at the spec in later (type) checks.
     locations: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     #: Conductor options of every step (schema: Conductor), steps may override them.

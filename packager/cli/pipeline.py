@@ -135,9 +135,11 @@ def run(
         help="NAME=URL (repeatable): use this running service instead of starting it; "
              "NAME=URL1,URL2 spreads its calls over replicas.")] = None,
     profile: ProfileOption = None,
-    output: Annotated[Path | None, typer.Option(
+    output: Annotated[str | None, typer.Option(
         "--output", "-o", show_default=False,
-        help="Output folder (default: runs/PIPELINE-YYYYmmdd-HHMMSS).")] = None,
+        help="Output folder (default: runs/PIPELINE-YYYYmmdd-HHMMSS), or an object store "
+        "prefix s3://bucket/run-id/ the services write their images to (the summary and "
+        "logs then go to the default folder).")] = None,
     parallel: Annotated[int | None, typer.Option(
         "--parallel", envvar="PESTO_PIPELINE_PARALLEL", min=1, show_default=False,
         help="Fan-out items in flight, and workers of the fan-out service (default: cores).")
@@ -155,10 +157,12 @@ def run(
 
     pipeline = load_pipeline(spec)
     given = parse_input_args(pipeline, inputs or [])
-    folder = output or Path("runs") / f"{pipeline.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    store = output if output and output.startswith(("s3://", "gs://")) else None
+    default = Path("runs") / f"{pipeline.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder = Path(output) if output and not store else default
     _say_input_roots(given)
     with RichProgress(err_console) as progress:
-        summary = run_pipeline(pipeline, given, output_dir=folder,
+        summary = run_pipeline(pipeline, given, output_dir=folder, output_store=store,
                                service_urls=parse_pairs("--service", services),
                                profiles=parse_service_profiles(profile), parallel=parallel, token=token,
                                start_timeout=start_timeout, observer=progress)
@@ -186,8 +190,11 @@ def _print_summary(summary: Any) -> None:
                       record.status)
     err_console.print(table)
     folder = summary.output_dir
-    files = {name: [str(folder / item) for item in value] if isinstance(value, list)
-             else str(folder / value) for name, value in summary.files.items()}
+    def where(item: str) -> str:  # a file published in the folder, or an object's URI
+        return item if "://" in item else str(folder / item)
+
+    files = {name: [where(item) for item in value] if isinstance(value, list) else where(value)
+             for name, value in summary.files.items()}
     for name, path in files.items():
         err_console.print(f"{name}: {path}", highlight=False, soft_wrap=True)
     console.print_json(json.dumps({"status": summary.status,

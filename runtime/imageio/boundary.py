@@ -78,13 +78,21 @@ def no_georeferencing_warning() -> Iterator[None]:
 
 
 @contextmanager
-def gdal_errors(*, field: str, where: str) -> Iterator[None]:
-    """Re-raise rasterio/GDAL failures as `UnprocessableInput` naming `field` and `where`."""
+def gdal_errors(*, field: str, where: str, source: str | None = None) -> Iterator[None]:
+    """Re-raise rasterio/GDAL failures as `UnprocessableInput` naming `field` and `where`;
+    when `source` is an object in a store, as what the store said (missing key or bucket,
+    access denied, store unreachable)."""
     try:
         yield
     except PestoError:
         raise
     except (RasterioError, CPLE_BaseError) as exc:
+        from pesto_factory.runtime.imageio.objectstore import explain_read_failure, from_vsi
+
+        location = from_vsi(source) if source else None
+        if location is not None:
+            error = explain_read_failure(location, exc)
+            raise type(error)(f"input {field!r}: {error.message}", hint=error.hint) from exc
         raise UnprocessableInput(
             f"input {field!r}: cannot read {where} as a raster: {_detail(exc)}",
             hint="GDAL-readable formats are accepted (GeoTIFF/COG, PNG, JPEG, ...)",

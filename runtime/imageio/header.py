@@ -73,7 +73,7 @@ def read_header(value: str | Mapping[str, Any], policy: InputPolicy, *,
                          f"not {type(value).__name__}")
     path = resolve_uri(href, policy, field=field)
     where = display_uri(href)
-    with reading_env(), gdal_errors(field=field, where=where), open_input(path) as src:
+    with reading_env(), gdal_errors(field=field, where=where, source=path), open_input(path) as src:
         return _header(src, href, request, field=field, where=where)
 
 

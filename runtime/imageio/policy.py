@@ -54,8 +54,11 @@ class InputPolicy:
 
     @classmethod
     def from_settings(cls, settings: Any) -> InputPolicy:
-        """The policy of a running service: its input roots and its output folder."""
+        """The policy of a running service: its input roots and its output folder (or bucket)."""
         hosts = getattr(settings, "remote_hosts", None)
+        own_bucket = getattr(settings, "output_bucket", None)
+        if hosts and own_bucket:
+            hosts = [*hosts, own_bucket]
         return cls(readable_roots=tuple(settings.readable_roots),
                    remote_hosts=tuple(hosts) if hosts else None)
 

@@ -96,7 +96,8 @@ def _read_memory(data: bytes, request: _Request, *, field: str) -> GeoImage:
 
 
 def _read_path(path: str, request: _Request, *, field: str, where: str) -> GeoImage:
-    with reading_env(), gdal_errors(field=field, where=where), open_input(path) as src:
+    with (reading_env(), gdal_errors(field=field, where=where, source=path),
+          open_input(path) as src):
         return _read_dataset(src, request, field=field, where=where)
 
 

@@ -50,3 +50,4 @@ class Job:
     finished: float | None = None
     outputs: Any = None
     files: tuple[ResultFile, ...] = field(default=())
+    retryable: bool = False  # FAILED for a passing cause (store unreachable): worth a retry

@@ -3,6 +3,10 @@
 Only asynchronous jobs are stored (a synchronous caller sees a failure directly). Writes happen
 at state changes, so a killed service loses no accepted job: on the next start every job still
 ACCEPTED or RUNNING is marked FAILED as interrupted.
+
+When outputs go to an object store, a job's objects live under `<object root>/<job id>/`:
+removing a job's results (DELETE, retention, failure) deletes that prefix too, in a background
+thread so that no store round trip ever runs on the event loop.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -31,24 +36,35 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished REAL,
     outputs TEXT,
     files TEXT,
-    output_dir TEXT
+    output_dir TEXT,
+    retryable INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 """
+_COLUMNS_ADDED = {"retryable": "ALTER TABLE jobs ADD COLUMN retryable INTEGER NOT NULL DEFAULT 0"}
 
 
 class JobStore:
     """Jobs by id, safe to call from the event loop and from threads (one lock, short writes)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, object_root: str | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._object_root = object_root.rstrip("/") if object_root else None
+        self._cleaner = ThreadPoolExecutor(1, thread_name_prefix="object-cleanup") \
+            if object_root else None
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for name, statement in _COLUMNS_ADDED.items():  # a store from an older version
+            if name not in columns:
+                self._db.execute(statement)
         self._lock = threading.Lock()
 
     def close(self) -> None:
+        if self._cleaner is not None:
+            self._cleaner.shutdown(wait=True)
         with self._lock:
             self._db.close()
 
@@ -97,15 +113,15 @@ class JobStore:
 
     def finish(
         self, job_id: str, status: JobStatus, *, message: str | None = None,
-        outputs: Any = None, files: tuple[ResultFile, ...] = (),
+        outputs: Any = None, files: tuple[ResultFile, ...] = (), retryable: bool = False,
     ) -> None:
         """Record the end of a job; a job already finished (e.g. cancelled) keeps its state."""
         progress = 100 if status is JobStatus.SUCCEEDED else None
         self._execute(
             "UPDATE jobs SET status = ?, message = ?, finished = ?, outputs = ?, files = ?,"
-            " progress = COALESCE(?, progress) WHERE id = ? AND status IN (?, ?)",
+            " progress = COALESCE(?, progress), retryable = ? WHERE id = ? AND status IN (?, ?)",
             (status.value, message, time.time(), json.dumps(outputs) if outputs is not None else None,
-             json.dumps([asdict(f) for f in files]), progress, job_id,
+             json.dumps([asdict(f) for f in files]), progress, int(retryable), job_id,
              JobStatus.ACCEPTED.value, JobStatus.RUNNING.value),
         )
 
@@ -118,7 +134,17 @@ class JobStore:
         directory = self.output_dir(job_id)
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
+        self.remove_objects(job_id)
         self._execute("UPDATE jobs SET outputs = NULL, files = NULL WHERE id = ?", (job_id,))
+
+    def remove_objects(self, job_id: str) -> Future | None:
+        """Delete the job's objects in the store (in the background); None without a store."""
+        if self._cleaner is None:
+            return None
+        from pesto_factory.runtime.imageio.objectstore import ObjectLocation, delete_prefix
+
+        prefix = ObjectLocation.parse(f"{self._object_root}/").child(job_id)
+        return self._cleaner.submit(delete_prefix, prefix)
 
     def delete(self, job_id: str) -> None:
         self.remove_results(job_id)
@@ -145,7 +171,8 @@ class JobStore:
 
 
 def _row_to_job(row: tuple) -> Job:
-    (job_id, status, progress, message, created, started, finished, outputs, files, _dir) = row
+    (job_id, status, progress, message, created, started, finished, outputs, files, _dir,
+     retryable) = row
     return Job(
         id=job_id,
         status=JobStatus(status),
@@ -156,4 +183,5 @@ def _row_to_job(row: tuple) -> Job:
         finished=finished,
         outputs=json.loads(outputs) if outputs else None,
         files=tuple(ResultFile(**f) for f in json.loads(files)) if files else (),
+        retryable=bool(retryable),
     )

@@ -33,12 +33,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One job sent to a worker: the validated payload and where its outputs go."""
+    """One job sent to a worker: the validated payload and where its outputs go (written in
+    `output_dir`, then uploaded under `object_prefix` when outputs go to an object store)."""
 
     job_id: str
     payload: dict[str, Any]
     output_dir: str
     inline: bool = False
+    object_prefix: str | None = None
 
 
 def load_process_class(algorithm_dir: Path) -> type:
@@ -102,6 +104,7 @@ def worker_main(jobs: Connection, messages: Connection, project_root: str,
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the service, which stops us
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     from pesto_factory.runtime import payload as payload_mod
+    from pesto_factory.runtime.imageio.objectstore import ObjectLocation
     from pesto_factory.runtime.progress import set_reporter
     from pesto_factory.runtime.project import ServiceProject
 
@@ -126,7 +129,8 @@ def worker_main(jobs: Connection, messages: Connection, project_root: str,
                 item.payload, input_schema, policy, georeferenced=georeferenced)
             result = instance.process(**kwargs)
             outputs, files = payload_mod.encode_outputs(
-                result, output_schema, Path(item.output_dir), inline=item.inline)
+                result, output_schema, Path(item.output_dir), inline=item.inline,
+                store=ObjectLocation.parse(item.object_prefix) if item.object_prefix else None)
             send(("done", item.job_id, outputs, tuple(files)))
         except PestoError as exc:
             send(("error", item.job_id, portable_error(exc)))

@@ -28,10 +28,11 @@ class RawImage:
 
 @dataclasses.dataclass(frozen=True)
 class OutputFile:
-    """A file written for a job's result, kept with the job."""
+    """A file written for a job's result, kept with the job: a local path, or the URI of the
+    object it was uploaded to (s3://bucket/key)."""
 
     name: str
-    path: Path
+    path: Path | str
     media_type: str
 
 

@@ -1,4 +1,10 @@
-"""Outputs: an algorithm's return value to JSON, its images written as COG or PNG files."""
+"""Outputs: an algorithm's return value to JSON, its images written as COG or PNG files.
+
+Images go under the job's output folder, or, when PESTO_OUTPUT_ROOT is an object store prefix
+(s3://bucket/prefix), are written there locally first and then uploaded to
+`<prefix>/<job id>/<name>.tif` (`<prefix>/sync/<id>/...` for a synchronous call): the answer
+then names s3:// objects, never a local file.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from pesto_factory.runtime.imageio.locations import (
     image_type,
     wants_png,
 )
+from pesto_factory.runtime.imageio.objectstore import ObjectLocation, delete_object, upload
 from pesto_factory.runtime.payload.models import EncodedOutputs, OutputFile
 from pesto_factory.runtime.payload.schemacheck import (
     _describe,
@@ -32,12 +39,16 @@ from pesto_factory.runtime.payload.schemacheck import (
 
 
 # --- worker: outputs -------------------------------------------------------------------------
-def encode_outputs(result: Any, output_schema: dict, out_dir: Path, *, inline: bool) -> EncodedOutputs:
-    """The algorithm's return value as JSON; images written into `out_dir` as COGs (or PNGs).
+def encode_outputs(result: Any, output_schema: dict, out_dir: Path, *, inline: bool,
+                   store: ObjectLocation | None = None) -> EncodedOutputs:
+    """The algorithm's return value as JSON; images written into `out_dir` as COGs (or PNGs),
+    then, with a `store` prefix, uploaded under it (the local copies removed).
 
-    Nothing written stays behind when the result breaks the output schema (AlgorithmFailed).
+    Nothing written stays behind when the result breaks the output schema (AlgorithmFailed)
+    or an upload fails: objects already uploaded for this result are deleted.
     """
-    encoder = _OutputEncoder(Path(out_dir).resolve(), inline=inline)
+    out_dir = Path(out_dir).resolve()
+    encoder = _OutputEncoder(out_dir, inline=inline, store=store)
     try:
         value = encoder.encode(result, output_schema)
         error = _first_error(value, output_schema)
@@ -55,8 +66,8 @@ class _OutputEncoder:
     """Writes image values as `<name>.tif` / `<name>_<i>.tif` (`.png` for image/png) and turns
     the rest into JSON."""
 
-    def __init__(self, out_dir: Path, *, inline: bool) -> None:
-        self.out_dir, self.inline = out_dir, inline
+    def __init__(self, out_dir: Path, *, inline: bool, store: ObjectLocation | None) -> None:
+        self.out_dir, self.inline, self.store = out_dir, inline, store
         self.files: list[OutputFile] = []
 
     def encode(self, result: Any, schema: dict) -> Any:
@@ -103,14 +114,29 @@ class _OutputEncoder:
             write(value, path)
         except (TypeError, ValueError) as exc:
             raise AlgorithmFailed(f"output {field!r}: cannot write the image: {exc}") from exc
-        self.files.append(OutputFile(name=stem, path=path, media_type=media_type))
+        text = encode_base64(path) if self.inline and kind != "ImageRef" else None
+        uri = path.as_uri() if self.store is None else self.put(path)
+        self.files.append(OutputFile(name=stem, path=path if self.store is None else uri,
+                                     media_type=media_type))
         if kind == "ImageRef":
-            return {"href": path.as_uri()}  # a reference even when inline is asked
-        return encode_base64(path) if self.inline else path.as_uri()
+            return {"href": uri}  # a reference even when inline is asked
+        return text if text is not None else uri
+
+    def put(self, path: Path) -> str:
+        """Upload a written image to the store (the local copy goes either way): its URI."""
+        target = self.store.child(path.name)
+        try:
+            upload(path, target)
+        finally:
+            path.unlink(missing_ok=True)
+        return target.uri
 
     def discard(self) -> None:
         for file in self.files:
-            file.path.unlink(missing_ok=True)
+            if isinstance(file.path, str):
+                delete_object(ObjectLocation.parse(file.path))
+            else:
+                file.path.unlink(missing_ok=True)
         self.files.clear()
 
 

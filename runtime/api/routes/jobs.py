@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pesto_factory.runtime.api.deps import Service, base_url, require_token
 from pesto_factory.runtime.api.routes.process import read_payload, wants_inline
-from pesto_factory.runtime.api.views import ImageFileResponse, accepted_response, status_body
-from pesto_factory.runtime.errors import NotFound
+from pesto_factory.runtime.api.views import accepted_response, image_response, status_body
 from pesto_factory.runtime.jobs.models import JobStatus
 
 __all__ = ["router"]
@@ -62,10 +60,8 @@ async def result(job_id: str, result_id: str, service: Service) -> Response:
     value, file = service.result(job_id, result_id)
     if file is None:
         return JSONResponse(value)
-    path = Path(file.path)
-    if not path.is_file():
-        raise NotFound(f"result {result_id!r} of job {job_id} was removed from storage")
-    return ImageFileResponse(path, media_type=file.media_type, filename=path.name)
+    return await image_response(file.path, media_type=file.media_type,
+                          what=f"result {result_id!r} of job {job_id}")
 
 
 @router.delete("/{job_id}", status_code=204)

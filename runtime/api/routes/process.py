@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pesto_factory.runtime import payload as payload_mod
 from pesto_factory.runtime.api.deps import Service, base_url, require_token
-from pesto_factory.runtime.api.views import ImageFileResponse, accepted_response
+from pesto_factory.runtime.api.views import accepted_response, image_response
 from pesto_factory.runtime.errors import AlgorithmFailed, BadRequest, NotAcceptable
 from pesto_factory.runtime.service import ProcessingService
 
@@ -93,5 +93,5 @@ async def process(request: Request, service: Service) -> Response:
             raise AlgorithmFailed(f"the algorithm returned no image for its output "
                                   f"{service.single_image_output!r}")
         image = result.files[0]
-        return ImageFileResponse(image.path, media_type=image.media_type)
+        return await image_response(image.path, media_type=image.media_type, what="the output image")
     return JSONResponse(result.outputs)

@@ -1,0 +1,213 @@
+"""The generated Kubernetes manifests run for real: the three example images built (wheelhouse
+mode), played with `podman kube play` on the engine the tests start (the one-host overlay of
+`packager deploy k8s --host-network-port`: host networking, a port per replica, 127.0.0.1
+only), probed healthy, and the cloud-mask chain run through the pods with every image moving
+through the S3 server. Two replicas of cloud-detection share the fan-out; one is killed in the
+middle of it and the chain still gives the detector's mask, each tile merged once.
+`podman kube down` removes everything at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import kubernetes_validate
+import numpy as np
+import pytest
+import rasterio
+import yaml
+from pesto_factory.adapters.kubernetes import KUBERNETES_VERSION
+from pesto_factory.runtime.imageio.objectstore import ObjectLocation, upload
+
+from tests.conftest import free_port, wait_until
+from tests.examples.conftest import whole_scene_mask
+from tests.packager.conftest import run_cli
+from tests.storage.conftest import BUCKET
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+SPEC = EXAMPLES / "pipelines" / "cloud_mask.yaml"
+CHAIN = ("tiling", "cloud-detection", "merge")
+BASE = os.environ.get("PESTO_BASE_IMAGE", "localhost/pybase:bookworm")
+
+pytestmark = [
+    pytest.mark.engine, pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning"),
+    pytest.mark.skipif(not os.environ.get("DOCKER_HOST"),
+                       reason="DOCKER_HOST is unset: no container engine (`make test` starts "
+                              "Podman's API service and sets it)"),
+]
+
+
+def podman(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The podman CLI against the engine's API socket (what `make engine` started)."""
+    return subprocess.run(["podman", "--remote", "--url", os.environ["DOCKER_HOST"], *args],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _free_block(size: int) -> int:
+    """A first port of `size` consecutive free ports."""
+    for _ in range(50):
+        base = free_port()
+        if base + size < 65000 and all(_is_free(base + i) for i in range(size)):
+            return base
+    raise RuntimeError(f"no block of {size} free ports")
+
+
+def _is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def chain_images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The three example images, built as an air-gapped site would (wheelhouse mode)."""
+    workspace = tmp_path_factory.mktemp("k8s-workspace")
+    for name in CHAIN:
+        done = run_cli("build", EXAMPLES / name, "--wheelhouse", "--base-image", BASE,
+                       "--workspace", workspace)
+        assert done.returncode == 0, done.stderr
+    yield
+    for name in CHAIN:
+        podman("rmi", "--force", f"pesto/{name}:1.0.0")
+
+
+@dataclass
+class Pods:
+    urls: dict[str, list[str]]
+    play: Path
+    manifests: Path
+    prefix: str
+
+
+@pytest.fixture(scope="module")
+def pods(chain_images, seaweed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pods]:
+    root = tmp_path_factory.mktemp("k8s")
+    prefix = f"kube-{uuid.uuid4().hex[:10]}"
+    out = root / "manifests"
+    done = run_cli(
+        "deploy", "k8s", *(EXAMPLES / name for name in CHAIN), "--out", out,
+        "--replicas-of", "cloud-detection=2", "--host-network-port", _free_block(4),
+        "--output-root", f"s3://{BUCKET}/{prefix}/pods",
+        "--config", f"AWS_S3_ENDPOINT={seaweed.endpoint}", "--config", "AWS_HTTPS=NO",
+        "--config", "AWS_VIRTUAL_HOSTING=FALSE", "--config", f"PESTO_REMOTE_HOSTS={BUCKET}",
+        "--config", "PESTO_WORKERS=2")
+    assert done.returncode == 0, done.stderr
+    # The credentials: a Secret created on the cluster by whoever holds them (here, the test).
+    writer = seaweed.env("writer")
+    secret = {"apiVersion": "v1", "kind": "Secret",
+              "metadata": {"name": "pesto-object-store-credentials"},
+              "stringData": {key: writer[key] for key in
+                             ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}}
+    play = root / "play.yaml"
+    play.write_text((out / "local" / "podman-play.yaml").read_text() + "---\n"
+                    + yaml.safe_dump(secret))
+    for document in yaml.safe_load_all(play.read_text()):
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    played = podman("kube", "play", str(play))
+    pods = Pods(json.loads((out / "local" / "urls.json").read_text()), play, out, prefix)
+    try:
+        assert played.returncode == 0, played.stderr
+        for url in (u for urls in pods.urls.values() for u in urls):
+            wait_until(lambda url=url: _healthy(url), timeout=240, interval=0.5,
+                       what=f"the probe of {url}")
+        yield pods
+    finally:
+        down = podman("kube", "down", str(play))
+        assert down.returncode == 0, down.stderr
+        left = podman("pod", "ps", "--format", "{{.Name}}").stdout.split()
+        assert not [p for p in left if p.split("-pod-")[0] in
+                    ("tiling", "merge", "cloud-detection-0", "cloud-detection-1")], left
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/api/v1/health", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _container(deployment: str, container: str) -> str:
+    """The container podman made of a one-replica Deployment (NAME-pod-0-CONTAINER)."""
+    return f"{deployment}-pod-0-{container}"
+
+
+class KillAfter:
+    """A run observer that kills one replica's container once `after` tiles are done."""
+
+    def __init__(self, container: str, after: int) -> None:
+        self.container, self.after = container, after
+        self.done = 0
+        self.killed = threading.Event()
+
+    def note(self, message: str) -> None:
+        pass
+
+    def step_started(self, step, total: int) -> None:
+        pass
+
+    def item_done(self, step) -> None:
+        if step.id != "detect":
+            return
+        self.done += 1
+        if self.done == self.after:
+            killed = podman("kill", self.container, timeout=60)
+            assert killed.returncode == 0, killed.stderr
+            self.killed.set()
+
+    def step_finished(self, step, record) -> None:
+        pass
+
+
+def test_the_pods_are_what_the_manifests_say(pods: Pods) -> None:
+    inspect = json.loads(podman("inspect", _container("cloud-detection-1", "cloud-detection")).stdout)[0]
+    config = inspect["Config"]
+    assert config["User"].startswith("10001")
+    assert inspect["HostConfig"]["ReadonlyRootfs"] is True
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert env["AWS_S3_ENDPOINT"].startswith("127.0.0.1:") and env["PESTO_REMOTE_HOSTS"] == BUCKET
+    assert env["AWS_ACCESS_KEY_ID"]  # from the Secret
+    assert env["PESTO_OUTPUT_ROOT"] == f"s3://{BUCKET}/{pods.prefix}/pods"
+    describe = httpx.get(f"{pods.urls['cloud-detection'][0]}/api/v1/describe", timeout=10).json()
+    assert describe["name"] == "pesto/cloud-detection"
+    assert env["AWS_SECRET_ACCESS_KEY"] not in json.dumps(describe)
+
+
+def test_the_chain_through_the_pods_with_a_replica_killed_mid_fan_out(
+        pods: Pods, seaweed, s3_env, crop: Path, tmp_path: Path) -> None:
+    from pesto_factory.adapters.local import run_pipeline
+    from pesto_factory.adapters.pipeline import load_pipeline
+
+    scene = ObjectLocation("s3", BUCKET, f"{pods.prefix}/in/{crop.name}")
+    upload(crop, scene)
+    store = f"s3://{BUCKET}/{pods.prefix}/run/"
+    killer = KillAfter(_container("cloud-detection-1", "cloud-detection"), after=6)
+    urls = {name: ",".join(found) for name, found in pods.urls.items()}
+    summary = run_pipeline(load_pipeline(SPEC), {"scene": scene.uri, "tile_size": 64},
+                           output_dir=tmp_path / "run", parallel=4, service_urls=urls,
+                           observer=killer, output_store=store)
+    assert killer.killed.is_set()
+    assert summary.status == "SUCCEEDED"
+    tiles = summary.steps[1].items
+    assert tiles == 64
+    written = json.loads((tmp_path / "run" / "summary.json").read_text())
+    split = written["services"]["cloud-detection"]["replicas"]
+    print(f"\ntiles per replica: {split} (resent after the kill: "
+          f"{written['services']['cloud-detection'].get('resent')})")
+    assert sum(split.values()) == tiles  # every tile answered once
+    assert all(count > 0 for count in split.values())
+    with rasterio.open(ObjectLocation.parse(summary.files["mask"]).vsi) as src:
+        np.testing.assert_array_equal(src.read(1), whole_scene_mask(crop))
