@@ -57,16 +57,19 @@ class ServiceClient(_Base):
     """A blocking client of one service. Use it as a context manager, or `close()` it.
 
     `timeout` bounds ordinary calls and `process_timeout` synchronous process calls (seconds,
-    None for no limit); `token` is sent as `Authorization: Bearer`."""
+    None for no limit); `token` is sent as `Authorization: Bearer`. `sleep` and `clock` (the
+    deadline of `wait`) are injectable, so tests can run a wait in fake time."""
 
     def __init__(self, base_url: str, *, token: str | None = None,
                  transport: httpx.BaseTransport | None = None,
                  timeout: float | None = DEFAULT_TIMEOUT,
                  process_timeout: float | None = DEFAULT_PROCESS_TIMEOUT,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(base_url, token=token, timeout=timeout, process_timeout=process_timeout)
         self._http = httpx.Client(transport=transport)
         self._sleep = sleep
+        self._clock = clock
 
     def _run(self, call: Call[T]) -> T:
         try:
@@ -132,7 +135,7 @@ class ServiceClient(_Base):
         """Poll until the job is SUCCEEDED (returned); JobFailed if it FAILED or was
         CANCELLED, WaitTimeout after `timeout` seconds."""
         return self._run(self._calls.wait(job, poll_interval=poll_interval, timeout=timeout,
-                                          on_status=on_status))
+                                          on_status=on_status, clock=self._clock))
 
     def cancel(self, job: JobRef | str) -> None:
         """Cancel a running job, or forget a finished one (its results are removed)."""

@@ -160,12 +160,23 @@ def run(
     store = output if output and output.startswith(("s3://", "gs://")) else None
     default = Path("runs") / f"{pipeline.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     folder = Path(output) if output and not store else default
+    _say_input_roots(given)
     with RichProgress(err_console) as progress:
         summary = run_pipeline(pipeline, given, output_dir=folder, output_store=store,
                                service_urls=parse_pairs("--service", services),
                                profiles=parse_service_profiles(profile), parallel=parallel, token=token,
                                start_timeout=start_timeout, observer=progress)
     _print_summary(summary)
+
+
+def _say_input_roots(given: dict[str, Any]) -> None:
+    """The runner gives every service it starts the folders of the inputs and the services'
+    output folders as input roots (not the caller's PESTO_INPUT_ROOTS): say which."""
+    from pesto_factory.packager.inputroots import describe_roots, payload_roots
+
+    err_console.print(describe_roots(payload_roots(given),
+                                     "the inputs' folders; each started service's outputs too"),
+                      highlight=False, soft_wrap=True)
 
 
 def _print_summary(summary: Any) -> None:

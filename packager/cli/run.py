@@ -65,7 +65,8 @@ def command(
             running = container_service(f"{loaded.build['name']}:{loaded.image_tag}",
                                         gpu=bool(loaded.requirements.get("gpu")), timeout=timeout)
         else:
-            running = local_service(loaded.root, loaded.profiles, timeout=timeout)
+            running = local_service(loaded.root, loaded.profiles, timeout=timeout,
+                                    input_roots=_input_roots(inputs))
     else:
         running = container_service(target, gpu=_image_wants_gpu(target), timeout=timeout)
     with err_console.status("starting the service"), running as service, \
@@ -77,6 +78,15 @@ def command(
         err_console.print(f"result written to {output}", highlight=False)
     else:
         console.print_json(json.dumps(summarise(result, document)))
+
+
+def _input_roots(inputs: dict[str, Any]) -> list[Path]:
+    from pesto_factory.packager.inputroots import describe_roots, payload_roots, runtime_roots
+
+    roots = runtime_roots(payload_roots(inputs))
+    err_console.print(describe_roots(roots, "PESTO_INPUT_ROOTS and the payload's file:// folders"),
+                      highlight=False, soft_wrap=True)
+    return roots
 
 
 def _image_wants_gpu(image: str) -> bool:

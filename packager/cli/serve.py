@@ -24,13 +24,20 @@ def command(
                                       help="Port")] = 8080,
     reload: Annotated[bool, typer.Option(help="Restart when project files change.")] = True,
 ) -> None:
+    import os
     import subprocess
+
+    from pesto_factory.packager.inputroots import describe_roots, runtime_env, runtime_roots
 
     loaded = load_project(project, profiles)  # fail early, with the file and pointer at fault
     command_line = [sys.executable, "-m", "pesto_factory.runtime.cli", "serve", str(loaded.root),
                     "--host", host, "--port", str(port)]
     for profile in loaded.profiles:
         command_line += ["--profile", profile]
+    roots = runtime_roots([Path.cwd()])
+    os.environ.update(runtime_env(roots))  # the runtime (and each restart) inherits it
+    err_console.print(describe_roots(roots, "PESTO_INPUT_ROOTS and the current folder"),
+                      highlight=False, soft_wrap=True)
     err_console.print(f"serving {loaded.name} on http://{host}:{port}/api/v1 "
                       f"({'reloading on change' if reload else 'no reload'}); Ctrl-C stops",
                       highlight=False)

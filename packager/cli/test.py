@@ -53,7 +53,12 @@ def command(
                                     timeout=timeout)
     else:
         err_console.print(f"testing {loaded.root} in a local runtime", highlight=False)
-        running = local_service(loaded.root, loaded.profiles, timeout=timeout)
+        from pesto_factory.packager.inputroots import describe_roots, payload_roots, runtime_roots
+
+        roots = runtime_roots(payload_roots(*(item.payload for item in cases)))
+        err_console.print(describe_roots(roots, "PESTO_INPUT_ROOTS and the cases' file:// folders"),
+                          highlight=False, soft_wrap=True)
+        running = local_service(loaded.root, loaded.profiles, timeout=timeout, input_roots=roots)
     with err_console.status("starting the service"), running as service:
         pass_ = _run_checks(service.url, cases, expected, Tolerance(rtol=rtol, atol=atol), timeout)
     total = len(cases) + (expected is not None)

@@ -159,7 +159,8 @@ def _local_path(path: str, policy: InputPolicy, where: str) -> str:
     resolved = Path(os.path.realpath(path))
     # A path starting with /vsi... would make GDAL fetch something else than a local file.
     if resolved.parts[1:2] and resolved.parts[1].lower().startswith("vsi"):
-        raise Forbidden(f"{where}{path!r} is a GDAL virtual path, not a local file")
+        raise Forbidden(f"{where}{path!r} is a GDAL virtual path, not a local file",
+                        hint="name a local file as file:///absolute/path")
     if not policy.allows(resolved):
         roots = ", ".join(str(root) for root in policy.readable_roots) or "none configured"
         shown = path if str(resolved) == path else f"{path} (resolves to {resolved})"

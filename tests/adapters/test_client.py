@@ -210,11 +210,17 @@ def test_wait_raises_job_failed_with_the_reason(status):
 def test_wait_gives_up_at_the_deadline():
     recorder = Recorder(*[httpx.Response(200, json=_status("j1", "RUNNING"))
                           for _ in range(50)])
-    client = ServiceClient(BASE, transport=httpx.MockTransport(recorder))  # real sleeps
-    with pytest.raises(WaitTimeout, match="still RUNNING after 0.05 s") as caught:
-        client.wait("j1", poll_interval=0.01, timeout=0.05)
+    now = [0.0]  # fake time: each sleep advances the clock the deadline is read from
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    client = ServiceClient(BASE, transport=httpx.MockTransport(recorder), sleep=sleep,
+                           clock=lambda: now[0])
+    with pytest.raises(WaitTimeout, match="still RUNNING after 1.0 s") as caught:
+        client.wait("j1", poll_interval=0.25, timeout=1.0)
     assert caught.value.job_id == "j1"
-    assert 1 < len(recorder.requests) < 50
+    assert len(recorder.requests) == 5 and now[0] == 1.0  # polls at 0, .25, .5, .75 and 1
 
 
 def test_call_with_retries_honours_retry_after_and_the_predicate():
