@@ -144,6 +144,10 @@ def _container(deployment: str, container: str) -> str:
     return f"{deployment}-pod-0-{container}"
 
 
+def _started_at(container: str) -> str:
+    return json.loads(podman("inspect", container).stdout)[0]["State"]["StartedAt"]
+
+
 class KillAfter:
     """A run observer that kills one replica's container once `after` tiles are done."""
 
@@ -194,13 +198,18 @@ def test_the_chain_through_the_pods_with_a_replica_killed_mid_fan_out(
     scene = ObjectLocation("s3", OPEN_BUCKET, f"{pods.prefix}/in/{crop.name}")
     upload(crop, scene)
     store = f"s3://{OPEN_BUCKET}/{pods.prefix}/run/"
-    killer = KillAfter(_container("cloud-detection-1", "cloud-detection"), after=6)
+    victim = _container("cloud-detection-1", "cloud-detection")
+    started_before = _started_at(victim)
+    killer = KillAfter(victim, after=6)
     urls = {name: ",".join(found) for name, found in pods.urls.items()}
     summary = run_pipeline(load_pipeline(SPEC), {"scene": scene.uri, "tile_size": 64},
                            output_dir=tmp_path / "run", parallel=4, service_urls=urls,
                            observer=killer, output_store=store)
     assert killer.killed.is_set()
     assert summary.status == "SUCCEEDED"
+    # the engine restarted the killed container (restartPolicy Always): its later tiles, and
+    # any call cut by the kill (resent), were answered after the restart or by the other one
+    assert _started_at(victim) != started_before
     tiles = summary.steps[1].items
     assert tiles == 64
     written = json.loads((tmp_path / "run" / "summary.json").read_text())
