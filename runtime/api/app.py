@@ -44,7 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (service, process, jobs, metrics):
         app.include_router(module.router)
     app.include_router(service.public_router)
-    app.include_router(ogc_router)  # OGC API - Processes at the root (docs/ogc.md)
+    # OGC API - Processes at the root (docs/ogc.md); its routes are documented by its own
+    # OpenAPI 3.0 document at /api, not in the geoprocessing one at /api/v1/openapi.json.
+    app.include_router(ogc_router, include_in_schema=False)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
                        metrics=processing.metrics)
     return app

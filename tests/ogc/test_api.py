@@ -103,7 +103,7 @@ def test_process_list_and_description_come_from_the_describe_document(ndvi):
         image = description["inputs"]["image"]
         assert image["minOccurs"] == 1 and image["schema"]["contentMediaType"] == COG
         assert description["inputs"]["red_band"]["schema"] == {
-            "type": "integer", "minimum": 1, "default": 3,
+            "type": "integer", "minimum": 1, "maximum": 64, "default": 3,
             "description": "1-based index of the red band"}
         assert description["outputs"]["ndvi"]["schema"]["contentMediaType"] == COG
         assert description["outputs"]["mean"]["schema"]["nullable"] is True

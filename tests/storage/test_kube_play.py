@@ -29,6 +29,7 @@ from pesto_factory.runtime.imageio.objectstore import ObjectLocation, upload
 from tests.conftest import free_port, wait_until
 from tests.examples.conftest import whole_scene_mask
 from tests.packager.conftest import run_cli
+from tests.adapters.conductor.conftest import conductor  # noqa: F401
 from tests.storage.seaweed import OPEN_BUCKET
 
 REPO = Path(__file__).resolve().parents[2]
@@ -219,4 +220,57 @@ def test_the_chain_through_the_pods_with_a_replica_killed_mid_fan_out(
     assert sum(split.values()) == tiles  # every tile answered once
     assert all(count > 0 for count in split.values())
     with rasterio.open(ObjectLocation.parse(summary.files["mask"]).vsi) as src:
+        np.testing.assert_array_equal(src.read(1), whole_scene_mask(crop))
+
+
+def _process_calls(container: str) -> int:
+    """POST /process calls a replica answered, from its access log (every run of the container)."""
+    logs = podman("logs", container)
+    return (logs.stdout + logs.stderr).count('"POST /api/v1/process')
+
+
+def test_conductor_workers_through_the_pods_with_a_replica_killed(
+        pods: Pods, seaweed, s3_env, crop: Path, conductor) -> None:  # noqa: F811
+    """One SDK worker per cloud-detection replica (Conductor spreads the batches over both);
+    one replica killed after the first batches: its failed batch is retried by Conductor."""
+    from pesto_factory.adapters.conductor import generate_task_defs, generate_workflows
+    from pesto_factory.adapters.conductor.worker import register_definitions, service_describes
+    from pesto_factory.adapters.pipeline import load_pipeline
+
+    from tests.adapters.conductor.conftest import running_workers
+
+    # (the logs of a killed container's earlier run stay readable after its restart)
+    urls = pods.urls
+    describes = service_describes({name: found[0] for name, found in urls.items()})
+    [workflow] = generate_workflows(load_pipeline(SPEC), describes, options={"batch_size": 4})
+    register_definitions(conductor.configuration(), generate_task_defs(describes), workflow)
+    scene = ObjectLocation("s3", OPEN_BUCKET, f"{pods.prefix}/conductor/{crop.name}")
+    upload(crop, scene)
+    victim = _container("cloud-detection-1", "cloud-detection")
+    calls_before = {name: _process_calls(_container(name, "cloud-detection"))
+                    for name in ("cloud-detection-0", "cloud-detection-1")}
+    started_before = _started_at(victim)
+    first = {"pesto_tiling": urls["tiling"][0], "pesto_merge": urls["merge"][0],
+             "pesto_cloud_detection": urls["cloud-detection"][0]}
+    second = {"pesto_cloud_detection": urls["cloud-detection"][1]}
+    with running_workers(conductor, first, thread_count=2), \
+            running_workers(conductor, second, thread_count=2):
+        workflow_id = conductor.start(workflow["name"], {"scene": scene.uri, "tile_size": 64})
+
+        def batches_done() -> int:
+            tasks = conductor.workflow(workflow_id).get("tasks", [])
+            return sum(1 for t in tasks if t.get("taskType") == "pesto_cloud_detection"
+                       and t.get("status") == "COMPLETED")
+
+        wait_until(lambda: batches_done() >= 2, timeout=240, what="two batches of tiles")
+        killed = podman("kill", victim, timeout=60)
+        assert killed.returncode == 0, killed.stderr
+        result = conductor.wait(workflow_id, timeout=420)
+    assert result["status"] == "COMPLETED", result.get("reasonForIncompletion")
+    assert _started_at(victim) != started_before
+    split = {name: _process_calls(_container(name, "cloud-detection")) - calls_before[name]
+             for name in ("cloud-detection-0", "cloud-detection-1")}
+    print(f"\ntiles per replica through Conductor: {split}")
+    assert all(count > 0 for count in split.values()), split
+    with rasterio.open(ObjectLocation.parse(result["output"]["mask"]).vsi) as src:
         np.testing.assert_array_equal(src.read(1), whole_scene_mask(crop))
