@@ -29,7 +29,7 @@ from pesto_factory.adapters.airflow._dag import dag_source
 from pesto_factory.adapters.airflow._names import GenerateError, header, module_name
 from pesto_factory.adapters.pipeline import Pipeline, output_schema
 
-__all__ = ["EmittedFiles", "GenerateError", "OperatorSpec", "ParamSpec", "RESERVED_NAMES",
+__all__ = ["BASE_TEMPLATE_FIELDS", "EmittedFiles", "GenerateError", "OperatorSpec", "ParamSpec", "RESERVED_NAMES",
            "dag_source", "emit", "header", "module_name", "operator_spec", "operators_source"]
 
 #: Constructor arguments of BaseOperator and PestoProcessOperator: a service input of one of
@@ -48,8 +48,13 @@ RESERVED_NAMES = frozenset({
     "doc_yaml", "doc_rst", "task_display_name", "logger_name", "allow_nested_operators",
     "render_template_as_native_obj", "has_on_execute_callback",
     "inputs", "pesto_conn_id", "deferrable", "poll_interval", "job_timeout", "process_timeout",
-    "service_name", "input_names", "template_fields", "log", "output", "kwargs", "self",
+    "batch", "max_parallel", "max_poll_interval", "busy_timeout", "reference_outputs",
+    "operator_extra_links", "service_name", "input_names", "template_fields", "log", "output",
+    "kwargs", "self",
 })
+
+#: PestoProcessOperator.template_fields (this module does not import Airflow; a test checks).
+BASE_TEMPLATE_FIELDS = ("inputs", "pesto_conn_id", "batch")
 
 _JSON_TYPES = {"integer": "int", "number": "float", "string": "str", "boolean": "bool",
                "array": "list[Any]", "object": "dict[str, Any]", "null": "None"}
@@ -192,6 +197,16 @@ def _reference_outputs(describe: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _templated(annotation: str) -> str:
+    """What a parameter accepts in a DAG: its value, a Jinja template (a string rendered to
+    the value) or an XComArg (resolved at run time)."""
+    if annotation == "Any":
+        return annotation
+    parts = annotation.split(" | ")
+    optional = ["None"] if "None" in parts else []
+    return _union([*(part for part in parts if part != "None"), "str", "XComArg", *optional])
+
+
 def _operator_class(spec: OperatorSpec) -> str:
     lines = [f"class {spec.class_name}(PestoProcessOperator):",
              f'    """{spec.title}: one call of the service {spec.service!r}.', ""]
@@ -211,11 +226,11 @@ def _operator_class(spec: OperatorSpec) -> str:
     lines += [f"    service_name: ClassVar[str | None] = {spec.service!r}",
               f"    input_names: ClassVar[tuple[str, ...]] = {names!r}",
               f"    reference_outputs: ClassVar[tuple[str, ...]] = {spec.reference_outputs!r}",
-              f"    template_fields: Sequence[str] = {('inputs', *names)!r}", "",
+              f"    template_fields: Sequence[str] = {(*BASE_TEMPLATE_FIELDS, *names)!r}", "",
               "    def __init__(", "        self,", "        *,"]
     for param in spec.params:
         default = "" if param.required else f" = {param.default}"
-        lines.append(f"        {param.name}: {param.annotation}{default},")
+        lines.append(f"        {param.name}: {_templated(param.annotation)}{default},")
     lines += [f"        pesto_conn_id: str = {spec.conn_id!r},", "        **kwargs: Any,",
               "    ) -> None:", "        super().__init__(pesto_conn_id=pesto_conn_id, **kwargs)"]
     lines += [f"        self.{param.name} = {param.name}" for param in spec.params]
@@ -234,6 +249,7 @@ def operators_source(specs: Sequence[OperatorSpec], *, source: str) -> str:
              'references) as XCom. Generated from the describe documents.\n"""\n',
              "from __future__ import annotations\n",
              "from collections.abc import Sequence\nfrom typing import Any, ClassVar\n",
+             "from airflow.sdk import XComArg\n"
              "from pesto_factory.adapters.airflow.operators.pesto import PestoProcessOperator\n",
              f"__all__ = {sorted(names)!r}\n"]
     head = "\n".join(part.rstrip("\n") + "\n" for part in parts)

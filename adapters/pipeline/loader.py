@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import jsonschema
@@ -177,7 +178,8 @@ def _build(data: dict[str, Any], lines: dict[str, int], source: Path | None,
         raise SpecError(source, [draft.problem(pointer, message) for pointer, message in faults])
     return Pipeline(name=draft.name, description=draft.description, inputs=inputs,
                     services=services, steps=steps, outputs=outputs, source=source,
-                    order=order, locations=lines)
+                    order=order, locations=lines,
+                    airflow=MappingProxyType(dict(data.get("airflow") or {})))
 
 
 def _service(name: str, spec: dict[str, Any], base_dir: Path) -> ServiceRef:
@@ -201,7 +203,8 @@ def _step(index: int, spec: dict[str, Any], faults: list[tuple[str, str]]) -> St
     if foreach is None and item is not None:  # keep the step well-formed; the fault is recorded
         item = None
     return Step(id=spec["id"], service=spec["service"], inputs=inputs, foreach=foreach,
-                item=item, description=spec.get("description", ""), index=index)
+                item=item, description=spec.get("description", ""), index=index,
+                airflow=MappingProxyType(dict(spec.get("airflow") or {})))
 
 
 def _graph_faults(pipeline: Pipeline) -> list[tuple[str, str]]:

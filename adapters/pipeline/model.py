@@ -161,6 +161,8 @@ class Step:
     inputs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     foreach: Ref | None = None
     item: str | None = None  # the `as` name; set exactly when foreach is
+    #: Airflow options of this step (schema: Airflow), over the pipeline's.
+    airflow: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
     index: int = 0  # position in the spec's `steps` list (for pointers)
 
@@ -205,6 +207,8 @@ class Pipeline:
     outputs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
     source: Path | None = None
+    #: Airflow options of every step (schema: Airflow); steps may override them.
+    airflow: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     order: tuple[str, ...] = ()
     #: JSON pointer -> YAML line, to point at the spec in later (type) checks.
     locations: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)

@@ -46,7 +46,8 @@ __all__ = ["JOB_URL_KEY", "PestoJobLink", "PestoProcessOperator", "plain"]
 
 T = TypeVar("T")
 
-#: XCom key of the status URL of the first job a task submitted (its extra link).
+#: XCom key of the task's extra link: the status URL of the first job it submitted, else the
+#: service's describe URL (pushed first, so the link never reads a missing XCom).
 JOB_URL_KEY = "pesto_job_url"
 
 
@@ -64,7 +65,8 @@ def plain(value: Any) -> Any:
 
 
 class PestoJobLink(BaseOperatorLink):
-    """The operator's extra link "PESTO job": the status of the first job the task submitted."""
+    """The operator's extra link "PESTO job": the status of the first job the task submitted
+    (deferrable), else the service's describe document."""
 
     name = "PESTO job"
 
@@ -186,6 +188,8 @@ class PestoProcessOperator(BaseOperator):
 
     def execute(self, context: Any) -> Any:
         calls = self.calls()
+        with self._client() as client:
+            self._push_link(context, f"{client.base_url}/describe")
         if self.deferrable:
             return self._submit_window(context, calls, 0, [], time.time())
         started = time.monotonic()
@@ -228,13 +232,14 @@ class PestoProcessOperator(BaseOperator):
         self.log.info("%s: job(s) %s submitted (calls %d-%d of %d); deferring", self._what,
                       ", ".join(self._job_ids), start + 1, start + len(window), len(calls))
         deadline = began + self.job_timeout if self.job_timeout is not None else None
+        # the progress rides in the trigger's event (next_kwargs are not renewed on a re-defer)
         self.defer(trigger=PestoJobTrigger(pesto_conn_id=self.pesto_conn_id,
                                            job_ids=self._job_ids,
                                            poll_interval=self.poll_interval,
                                            max_poll_interval=self.max_poll_interval,
-                                           deadline=deadline),
-                   method_name="execute_complete",
-                   kwargs={"start": start, "done": done, "began": began})
+                                           deadline=deadline,
+                                           carry={"done": done, "began": began}),
+                   method_name="execute_complete")
 
     @staticmethod
     def _push_link(context: Any, url: str) -> None:
@@ -242,8 +247,7 @@ class PestoProcessOperator(BaseOperator):
         if ti is not None and url:
             ti.xcom_push(key=JOB_URL_KEY, value=url)
 
-    def execute_complete(self, context: Any, event: Mapping[str, Any], start: int = 0,
-                         done: list[Any] | None = None, began: float | None = None) -> Any:
+    def execute_complete(self, context: Any, event: Mapping[str, Any]) -> Any:
         """Resume after the trigger: fail on an error event, else read the window's outputs
         and submit the next window, or return all outputs."""
         job_ids = [str(one) for one in event.get("job_ids") or [event.get("job_id")]]
@@ -253,7 +257,8 @@ class PestoProcessOperator(BaseOperator):
             if event.get("retryable"):
                 raise AirflowException(message)
             raise AirflowFailException(message)
-        outputs = list(done or [])
+        carry = event.get("carry") or {}
+        outputs = list(carry.get("done") or [])
         with self._client() as client:
             for job_id in job_ids:
                 try:
@@ -263,7 +268,7 @@ class PestoProcessOperator(BaseOperator):
                 except ServiceError as error:
                     raise task_exception(self._what, error) from error
         calls = self.calls()
-        began = time.time() if began is None else began
+        began = float(carry.get("began") or time.time())
         if len(outputs) < len(calls):
             return self._submit_window(context, calls, len(outputs), outputs, began)
         self.log.info("%s: %d job(s) finished, %.1f s after the first was submitted",

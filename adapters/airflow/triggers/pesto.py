@@ -4,8 +4,9 @@ A deferrable `PestoProcessOperator` submits one job per call (a window of a batc
 to this trigger, which polls each unfinished job's status with the `AsyncServiceClient` and
 fires one event of JSON primitives when all succeeded or the first did not:
 
-    {"status": "success", "job_ids": [...], "job_id": FIRST, "message": "..."}
-    {"status": "error", "job_ids": [...], "job_id": ID, "message": "...", "retryable": bool}
+    {"status": "success", "job_ids": [...], "job_id": FIRST, "message": "...", "carry": {...}}
+    {"status": "error", "job_ids": [...], "job_id": ID, "message": "...", "retryable": bool,
+     "carry": {...}}
 
 Polling backs off: `poll_interval` seconds after the first round, times 1.5 each round up to
 `max_poll_interval`, so the load on a service is at most one status request per job per
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -47,7 +48,8 @@ class PestoJobTrigger(BaseTrigger):
     def __init__(self, *, pesto_conn_id: str, job_id: str | None = None,
                  job_ids: Sequence[str] | None = None, poll_interval: float = 2.0,
                  max_poll_interval: float = 30.0, timeout: float | None = None,
-                 deadline: float | None = None, max_poll_errors: int = 10) -> None:
+                 deadline: float | None = None, max_poll_errors: int = 10,
+                 carry: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         ids = list(job_ids or ([job_id] if job_id else []))
         if not ids:
@@ -59,13 +61,15 @@ class PestoJobTrigger(BaseTrigger):
         self.deadline = deadline if deadline is not None or timeout is None \
             else time.time() + timeout
         self.max_poll_errors = max_poll_errors
+        self.carry = dict(carry or {})
         self._pending: list[str] = list(ids)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return ("pesto_factory.adapters.airflow.triggers.pesto.PestoJobTrigger",
                 {"pesto_conn_id": self.pesto_conn_id, "job_ids": list(self.job_ids),
                  "poll_interval": self.poll_interval, "max_poll_interval": self.max_poll_interval,
-                 "deadline": self.deadline, "max_poll_errors": self.max_poll_errors})
+                 "deadline": self.deadline, "max_poll_errors": self.max_poll_errors,
+                 "carry": self.carry})
 
     def _hook(self) -> Any:
         from pesto_factory.adapters.airflow.hooks.pesto import PestoHook
@@ -75,7 +79,7 @@ class PestoJobTrigger(BaseTrigger):
     def _fire(self, payload: dict[str, Any], why: str) -> TriggerEvent:
         logger.info("connection %s, job(s) %s: firing: %s", self.pesto_conn_id,
                     ", ".join(self.job_ids), why)
-        return TriggerEvent({"job_ids": list(self.job_ids), **payload})
+        return TriggerEvent({"job_ids": list(self.job_ids), **payload, "carry": self.carry})
 
     def _error(self, job_id: str, message: str, *, retryable: bool) -> TriggerEvent:
         return self._fire({"status": "error", "job_id": job_id, "message": message,

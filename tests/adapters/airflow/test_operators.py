@@ -260,6 +260,7 @@ def test_deferrable_execute_submits_and_defers_to_the_trigger(service):
     assert path == "pesto_factory.adapters.airflow.triggers.pesto.PestoJobTrigger"
     deadline = kwargs.pop("deadline")
     assert before + 30 <= deadline <= time.time() + 30  # absolute: survives a restart
+    assert kwargs.pop("carry")["done"] == []
     assert kwargs == {"pesto_conn_id": "c", "job_ids": ["j1"], "poll_interval": 0.5,
                       "max_poll_interval": 30.0, "max_poll_errors": 10}
     assert service.paths() == ["/api/v1/jobs"]
@@ -273,13 +274,14 @@ def test_a_deferred_batch_runs_in_windows_of_max_parallel_jobs(service):
     with pytest.raises(TaskDeferred) as first:
         op.execute({})
     assert first.value.trigger.job_ids == ["j1", "j2"]
-    event = {"status": "success", "job_ids": ["j1", "j2"], "job_id": "j1", "message": "ok"}
+    event = {"status": "success", "job_ids": ["j1", "j2"], "job_id": "j1", "message": "ok",
+             "carry": first.value.trigger.carry}
     with pytest.raises(TaskDeferred) as second:
-        op.execute_complete({}, event, **first.value.kwargs)
+        op.execute_complete({}, event)
     assert second.value.trigger.job_ids == ["j3"]
-    assert second.value.kwargs["start"] == 2 and len(second.value.kwargs["done"]) == 2
-    outputs = op.execute_complete({}, {"status": "success", "job_ids": ["j3"]},
-                                  **second.value.kwargs)
+    carry = second.value.trigger.carry
+    assert len(carry["done"]) == 2 and carry["began"] == first.value.trigger.carry["began"]
+    outputs = op.execute_complete({}, {"status": "success", "job_ids": ["j3"], "carry": carry})
     assert [out["mask"] for out in outputs] == [f"file:///out/t{n}.tif" for n in range(3)]
 
 
@@ -326,7 +328,7 @@ def test_the_trigger_polls_until_success(service):
     service.job_states = ["ACCEPTED", "RUNNING", "SUCCEEDED"]
     trigger = PestoJobTrigger(pesto_conn_id="c", job_id="j1", poll_interval=0.01)
     assert _events(trigger) == [{"status": "success", "job_ids": ["j1"], "job_id": "j1",
-                                 "message": "1 job(s) SUCCEEDED"}]
+                                 "message": "1 job(s) SUCCEEDED", "carry": {}}]
     assert service.paths() == ["/api/v1/jobs/j1/status"] * 3
 
 
@@ -345,7 +347,7 @@ def test_the_trigger_reports_a_finished_unsuccessful_job(service, state, retryab
     trigger = PestoJobTrigger(pesto_conn_id="c", job_id="j1", poll_interval=0.01)
     assert _events(trigger) == [{
         "status": "error", "job_ids": ["j1"], "job_id": "j1", "retryable": retryable,
-        "message": f"job j1 {state}: interrupted: the service stopped"}]
+        "message": f"job j1 {state}: interrupted: the service stopped", "carry": {}}]
 
 
 def test_the_trigger_tolerates_a_few_failed_polls(service, caplog):
@@ -388,11 +390,13 @@ def test_the_trigger_on_kill_cancels_the_unfinished_jobs(service):
 
 
 def test_the_trigger_serializes_json_primitives_only():
-    trigger = PestoJobTrigger(pesto_conn_id="pesto_merge", job_id="abc", poll_interval=2.0)
+    trigger = PestoJobTrigger(pesto_conn_id="pesto_merge", job_id="abc", poll_interval=2.0,
+                              carry={"done": [{"mask": "file:///m.tif"}], "began": 1.5})
     path, kwargs = trigger.serialize()
     assert path == "pesto_factory.adapters.airflow.triggers.pesto.PestoJobTrigger"
     assert kwargs == {"pesto_conn_id": "pesto_merge", "job_ids": ["abc"], "poll_interval": 2.0,
-                      "max_poll_interval": 30.0, "deadline": None, "max_poll_errors": 10}
+                      "max_poll_interval": 30.0, "deadline": None, "max_poll_errors": 10,
+                      "carry": {"done": [{"mask": "file:///m.tif"}], "began": 1.5}}
     assert json.loads(json.dumps(kwargs)) == kwargs
     assert PestoJobTrigger(**kwargs).serialize() == (path, kwargs)
 
