@@ -7,7 +7,6 @@ never leak into other tests. The merged mask must equal the detector run once on
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,31 +16,17 @@ import numpy as np
 import pytest
 
 from tests.adapters import test_cloud_mask
+from tests.adapters.airflow.harness import REPO, run_dag
+from tests.adapters.airflow.harness import airflow_env as airflow_env_of
 from tests.conftest import start_service
 from tests.examples.conftest import read_raster, whole_scene_mask
 
-REPO = Path(__file__).resolve().parents[3]
 DAGS = REPO / "dags"
 SERVICES = ("tiling", "cloud-detection", "merge")
 crop = test_cloud_mask.crop  # the real crop as a GeoTIFF (module fixture, skips without it)
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")]
-
-#: Runs one DAG file with dag.test() and prints the XCom return value of one task as JSON.
-_RUNNER = """
-import json, runpy, sys
-from airflow.models.xcom import XComModel
-from airflow.utils.session import create_session
-dag_file, conf, task_id = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
-dag = runpy.run_path(dag_file)["dag"]
-run = dag.test(run_conf=conf)
-with create_session() as session:
-    rows = session.scalars(XComModel.get_many(run_id=run.run_id, dag_ids=dag.dag_id,
-                                              task_ids=task_id, key="return_value")).all()
-    value = XComModel.deserialize_value(rows[0]) if rows else None
-print("RESULT " + json.dumps({"state": str(run.state), "value": value}))
-"""
 
 #: An existing DAG that imports the generated operators, with deferred tiling and detection:
 #: merge reads the masks from the detection service's result URLs.
@@ -71,41 +56,18 @@ def airflow_env(tmp_path_factory, crop) -> dict[str, str]:
     for folder in outputs.values():
         folder.mkdir(parents=True)
     roots = os.pathsep.join([str(crop.parent), *(str(folder) for folder in outputs.values())])
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    env.update({"AIRFLOW_HOME": str(root / "home"), "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "PYTHONPATH": os.pathsep.join([str(REPO), str(DAGS)])})
     started = []
     try:
         for name in SERVICES:
-            service = start_service(REPO / "examples" / name, root / "services" / name / "state",
-                                    env={"PESTO_INPUT_ROOTS": roots,
-                                         "PESTO_OUTPUT_ROOT": str(outputs[name])})
-            started.append(service)
-            port = int(service.url.rsplit(":", 1)[1])
-            env[f"AIRFLOW_CONN_PESTO_{name.upper().replace('-', '_')}"] = json.dumps(
-                {"conn_type": "http", "host": "127.0.0.1", "port": port})
-        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
-                       capture_output=True, timeout=240)
-        yield env
+            started.append(start_service(
+                REPO / "examples" / name, root / "services" / name / "state",
+                env={"PESTO_INPUT_ROOTS": roots, "PESTO_OUTPUT_ROOT": str(outputs[name])}))
+        yield airflow_env_of(root / "home", DAGS, {
+            f"pesto_{name.replace('-', '_')}": service.url
+            for name, service in zip(SERVICES, started, strict=True)})
     finally:
         for service in started:
             service.stop()
-
-
-def _run_dag(env: dict[str, str], dag_file: Path, conf: dict, task_id: str,
-             cwd: Path) -> dict:
-    env = {**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent)}  # dag.test() reads it
-    try:
-        done = subprocess.run([sys.executable, "-c", _RUNNER, str(dag_file), json.dumps(conf),
-                               task_id], env=env, cwd=cwd, capture_output=True, text=True,
-                              timeout=240)
-    except subprocess.TimeoutExpired as expired:
-        output = (expired.stdout or b"").decode(errors="replace")
-        raise AssertionError(f"dag.test() of {dag_file.name} still running:\n{output[-6000:]}") from None
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert done.returncode == 0 and lines, done.stdout[-6000:] + done.stderr[-6000:]
-    return {**json.loads(lines[-1].removeprefix("RESULT ")), "log": done.stdout + done.stderr}
 
 
 def _check_mask(mask_uri: str, crop: Path) -> np.ndarray:
@@ -136,7 +98,7 @@ def test_the_dags_folder_parses_without_import_errors(airflow_env, tmp_path):
 
 def test_the_generated_dag_run_equals_the_detector_on_the_whole_crop(airflow_env, crop,
                                                                     tmp_path):
-    result = _run_dag(airflow_env, DAGS / "cloud_mask.py", {"scene": crop.as_uri()},
+    result = run_dag(airflow_env, DAGS / "cloud_mask.py", {"scene": crop.as_uri()},
                       "outputs", tmp_path)
     assert result["state"] == "success", result["log"][-6000:]
     outputs = result["value"]
@@ -152,7 +114,7 @@ def test_generated_operators_plug_into_an_existing_dag_with_a_deferred_step(airf
                                                                             tmp_path):
     dag_file = tmp_path / "my_masks.py"
     dag_file.write_text(_USER_DAG)
-    result = _run_dag(airflow_env, dag_file, {"scene": crop.as_uri()}, "merged", tmp_path)
+    result = run_dag(airflow_env, dag_file, {"scene": crop.as_uri()}, "merged", tmp_path)
     assert result["state"] == "success", result["log"][-6000:]
     # tiling, then 2 mapped tasks of 2 tiles, one job per deferral (max_parallel=1)
     assert result["log"].count("submitted (calls") == 5

@@ -116,6 +116,8 @@ def test_reserved_names_cover_the_operator_constructors():
     for cls in (BaseOperator, PestoProcessOperator):
         names = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
         assert names <= RESERVED_NAMES, names - RESERVED_NAMES
+        attributes = {name for name in dir(cls) if not name.startswith("_")}
+        assert attributes <= RESERVED_NAMES, attributes - RESERVED_NAMES  # e.g. `label`
 
 
 def test_the_dag_file_maps_the_spec(tmp_path):
