@@ -305,3 +305,14 @@ def test_batches_bound_the_mapped_tasks(count, batch_size, max_map_length, sizes
     cut = batches(list(range(count)), batch_size, max_map_length)
     assert [len(batch) for batch in cut] == sizes
     assert [item for batch in cut for item in batch] == list(range(count))
+
+
+def test_emit_takes_the_batching_options_on_the_command_line(tmp_path, capsys):
+    assert main(["emit", "airflow", str(SPEC), "--out", str(tmp_path), "--batch-size", "4",
+                 "--max-map-length", "100"]) == 0
+    text = (tmp_path / "cloud_mask.py").read_text()
+    assert "{'tile': []},\n        batch_size=4,\n        max_map_length=100,\n" in text
+    assert main(["emit", "airflow", str(SPEC), "--out", str(tmp_path),
+                 "--max-map-length", "2000"]) != 0
+    error = capsys.readouterr().err
+    assert "--max-map-length" in error and "less than or equal to 1024" in error

@@ -430,3 +430,25 @@ def test_a_deferred_imageref_output_becomes_a_reference_object(service):
     outputs = RefOperator(task_id="t").execute_complete(
         {}, {"status": "success", "job_id": "j1", "message": "ok"})
     assert outputs["mask"] == {"href": f"{BASE}/api/v1/jobs/j1/results/mask"}
+
+
+@pytest.mark.slow
+def test_the_airflow_cli_lists_the_trigger_hook_and_link(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+    env["AIRFLOW_HOME"] = str(tmp_path)
+    found = {}
+    for command in ("triggers", "hooks", "links"):
+        done = subprocess.run([sys.executable, "-m", "airflow", "providers", command, "-o",
+                               "json"], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        listed = json.loads(done.stdout[done.stdout.index("["):])
+        found[command] = [row for row in listed if "pesto" in json.dumps(row)]
+    assert found["triggers"] == [{"package_name": "pesto-factory", "integration_name": "PESTO",
+                                  "class": "pesto_factory.adapters.airflow.triggers.pesto"}]
+    assert [row["connection_type"] for row in found["hooks"]] == ["pesto"]
+    assert found["links"] == [{"extra_link_class_name":
+                               "pesto_factory.adapters.airflow.operators.pesto.PestoJobLink"}]
