@@ -13,6 +13,7 @@ when the hook's own arguments are left unset. The hook hands out the adapters'
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from airflow.sdk import BaseHook
@@ -74,7 +75,8 @@ class PestoHook(BaseHook):
     async def aget_conn(self) -> AsyncServiceClient:
         """An asyncio client of the service, for triggers (the connection is read async)."""
         conn = await self.aget_connection(self.pesto_conn_id)
-        return AsyncServiceClient(**self._client_args(conn))
+        # httpx loads its TLS context when the client is made (~0.4 s): not on the event loop
+        return await asyncio.to_thread(AsyncServiceClient, **self._client_args(conn))
 
     def test_connection(self) -> tuple[bool, str]:
         """The UI's and `airflow connections test`'s check: the service is healthy and

@@ -102,3 +102,21 @@ def test_a_fan_out_of_10000_items_runs_in_a_bounded_number_of_tasks(services, tm
     assert result["log"].count("call(s) done in") == 1 + 20 + 1  # split, 20 batches of 500, sum
     assert "XCom not found" not in result["log"]
     shutil.rmtree(tmp_path / "af" / "home", ignore_errors=True)
+
+
+def test_a_full_queue_is_waited_for_after_its_retry_after(tmp_path, monkeypatch, capsys):
+    from pesto_factory.adapters.airflow.operators.pesto import PestoProcessOperator
+
+    service = start_service(SERVICES / "square", tmp_path / "state",
+                            env={"PESTO_WORKERS": "1", "PESTO_QUEUE": "0"})  # 1 call at a time
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_PESTO_BUSY", f'{{"conn_type": "pesto", '
+                                                      f'"host": "{service.url}"}}')
+        op = PestoProcessOperator(task_id="t", pesto_conn_id="pesto_busy", max_parallel=3,
+                                  batch=[{"item": {"index": n, "value": n}} for n in range(6)])
+        outputs = op.execute({})
+    finally:
+        service.stop()
+    assert [out["square"] for out in outputs] == [n * n for n in range(6)]
+    log = capsys.readouterr().out
+    assert "is busy (503); asking again in 1.0 s" in log  # the service's Retry-After: 1
