@@ -120,3 +120,44 @@ def test_a_full_queue_is_waited_for_after_its_retry_after(tmp_path, monkeypatch,
     assert [out["square"] for out in outputs] == [n * n for n in range(6)]
     log = capsys.readouterr().out
     assert "is busy (503); asking again in 1.0 s" in log  # the service's Retry-After: 1
+
+
+def test_on_kill_cancels_the_running_job_on_a_real_service(services, tmp_path, monkeypatch):
+    """The calls Airflow makes on a kill (the triggerer's on_kill after cancelling run(), the
+    operator's on_kill), against the real square service with a job held running."""
+    import asyncio
+
+    from airflow.sdk.exceptions import TaskDeferred
+    from pesto_factory.adapters.airflow.operators.pesto import PestoProcessOperator
+    from pesto_factory.adapters.airflow.triggers.pesto import PestoJobTrigger
+
+    square = services["square"]
+    monkeypatch.setenv("AIRFLOW_CONN_PESTO_SQUARE", f'{{"conn_type": "pesto", '
+                                                    f'"host": "{square.url}"}}')
+    hold, latch = tmp_path / "hold", tmp_path / "latch"
+    latch.mkdir()
+    hold.touch()
+    op = PestoProcessOperator(task_id="t", pesto_conn_id="pesto_square", deferrable=True,
+                              batch=[{"item": {"index": n, "value": n, "last": True},
+                                      "hold": str(hold), "latch_dir": str(latch)}
+                                     for n in range(2)])
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({})
+    first, second = deferred.value.trigger.job_ids
+    trigger = PestoJobTrigger(**deferred.value.trigger.serialize()[1])
+
+    async def kill_while_waiting() -> None:
+        waiting = asyncio.ensure_future(trigger.run().__anext__())
+        await asyncio.to_thread(wait_until, lambda: (latch / "started-0").exists(),
+                                timeout=60, what="the first job running")
+        waiting.cancel()  # what the triggerer does to a trigger a user acted on...
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await trigger.on_kill()  # ...then this
+
+    asyncio.run(kill_while_waiting())
+    with square.client() as client:
+        assert client.get(f"/jobs/{first}/status").json()["status"] == "CANCELLED"
+        assert client.get(f"/jobs/{second}/status").json()["status"] == "CANCELLED"
+    op.on_kill()  # the operator's own: the jobs it submitted (already cancelled: no error)
+    hold.unlink()
