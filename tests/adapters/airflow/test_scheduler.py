@@ -172,4 +172,3 @@ def test_the_cloud_mask_run_equals_the_detector_on_the_whole_crop(standalone, cr
     with standalone["services"]["cloud-detection"].client() as client:
         jobs = client.get("/jobs").json()
     assert [job["status"] for job in jobs] == ["SUCCEEDED"] * 4  # 4 tiles, each a deferred job
-
