@@ -9,10 +9,13 @@ Run it: python THIS_FILE, or trigger it with its params; each service's connecti
 from __future__ import annotations
 
 from airflow.sdk import DAG, Param
-
-from pesto_factory.adapters.airflow.tasks import pesto_fan_out, pesto_outputs, pesto_path
 from cloud_mask_operators import CloudDetectionOperator, MergeOperator, TilingOperator
-
+from pesto_factory.adapters.airflow.tasks import (
+    pesto_fan_out,
+    pesto_gather,
+    pesto_outputs,
+    pesto_path,
+)
 
 with DAG(
     dag_id='cloud-mask',
@@ -40,14 +43,16 @@ with DAG(
     )
     detect_task = CloudDetectionOperator.partial(
         task_id='detect',
-    ).expand_kwargs(detect_items)
+        tile=None,
+    ).expand(batch=detect_items)
+    detect_outputs = pesto_gather.override(task_id='detect_outputs')(detect_task.output)
     merge_task = MergeOperator(
         task_id='merge',
         scene="{{ params['scene'] }}",
-        tiles=detect_task.output,
+        tiles=detect_outputs,
     )
     [tiling_task] >> detect_task
-    [detect_task] >> merge_task
+    [detect_outputs] >> merge_task
     outputs_task = pesto_outputs.override(task_id='outputs')({
         'mask': "{{ pesto_path(ti.xcom_pull(task_ids='merge'), 'mask') }}",
         'cloud_fraction': "{{ pesto_path(ti.xcom_pull(task_ids='merge'), 'cloud_fraction') }}",

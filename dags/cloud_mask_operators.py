@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from airflow.sdk import XComArg
 from pesto_factory.adapters.airflow.operators.pesto import PestoProcessOperator
 
 __all__ = ['CloudDetectionOperator', 'MergeOperator', 'TilingOperator']
@@ -38,14 +39,14 @@ class TilingOperator(PestoProcessOperator):
     service_name: ClassVar[str | None] = 'tiling'
     input_names: ClassVar[tuple[str, ...]] = ('scene', 'tile_size', 'margin')
     reference_outputs: ClassVar[tuple[str, ...]] = ()
-    template_fields: Sequence[str] = ('inputs', 'scene', 'tile_size', 'margin')
+    template_fields: Sequence[str] = ('inputs', 'pesto_conn_id', 'batch', 'scene', 'tile_size', 'margin')
 
     def __init__(
         self,
         *,
-        scene: str | dict[str, Any],
-        tile_size: int = 1024,
-        margin: int = 40,
+        scene: str | dict[str, Any] | XComArg,
+        tile_size: int | str | XComArg = 1024,
+        margin: int | str | XComArg = 40,
         pesto_conn_id: str = 'pesto_tiling',
         **kwargs: Any,
     ) -> None:
@@ -79,14 +80,14 @@ class CloudDetectionOperator(PestoProcessOperator):
     service_name: ClassVar[str | None] = 'cloud-detection'
     input_names: ClassVar[tuple[str, ...]] = ('tile', 'sensor', 'sun_elevation')
     reference_outputs: ClassVar[tuple[str, ...]] = ('mask',)
-    template_fields: Sequence[str] = ('inputs', 'tile', 'sensor', 'sun_elevation')
+    template_fields: Sequence[str] = ('inputs', 'pesto_conn_id', 'batch', 'tile', 'sensor', 'sun_elevation')
 
     def __init__(
         self,
         *,
-        tile: dict[str, Any],
-        sensor: str | None = None,
-        sun_elevation: float | None = None,
+        tile: dict[str, Any] | str | XComArg,
+        sensor: str | XComArg | None = None,
+        sun_elevation: float | str | XComArg | None = None,
         pesto_conn_id: str = 'pesto_cloud_detection',
         **kwargs: Any,
     ) -> None:
@@ -116,13 +117,13 @@ class MergeOperator(PestoProcessOperator):
     service_name: ClassVar[str | None] = 'merge'
     input_names: ClassVar[tuple[str, ...]] = ('scene', 'tiles')
     reference_outputs: ClassVar[tuple[str, ...]] = ()
-    template_fields: Sequence[str] = ('inputs', 'scene', 'tiles')
+    template_fields: Sequence[str] = ('inputs', 'pesto_conn_id', 'batch', 'scene', 'tiles')
 
     def __init__(
         self,
         *,
-        scene: str,
-        tiles: list[Any],
+        scene: str | XComArg,
+        tiles: list[Any] | str | XComArg,
         pesto_conn_id: str = 'pesto_merge',
         **kwargs: Any,
     ) -> None:

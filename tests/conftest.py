@@ -59,8 +59,9 @@ class RunningService:
 
 
 def start_service(service_dir: Path, state_dir: Path, *, env: dict[str, str] | None = None,
-                  profiles: tuple[str, ...] = (), healthy: bool = True) -> RunningService:
-    port = free_port()
+                  profiles: tuple[str, ...] = (), healthy: bool = True,
+                  port: int | None = None) -> RunningService:
+    port = port or free_port()  # a given port: a restart where clients already point
     state_dir.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, "PESTO_STATE_DIR": str(state_dir), **(env or {})}
     full_env.pop("PESTO_API_TOKEN", None) if "PESTO_API_TOKEN" not in (env or {}) else None

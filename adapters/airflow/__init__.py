@@ -24,15 +24,12 @@ _LAZY = {
 
 
 def get_provider_info() -> dict[str, Any]:
-    """What Airflow's providers manager shows for this package (the `pesto` connection type)."""
-    return {
-        "package-name": "pesto-factory",
-        "name": "PESTO factory",
-        "description": "Operators, hook and trigger of PESTO geoprocessing services.",
-        "versions": ["0.1.0"],
-        "connection-types": [{"connection-type": "pesto",
-                              "hook-class-name": "pesto_factory.adapters.airflow.hooks.pesto.PestoHook"}],
-    }
+    """What Airflow's providers manager reads (`airflow providers list|hooks|triggers|links`):
+    the hook, operator and trigger modules, the job extra link and the `pesto` connection form.
+    Built without importing Airflow."""
+    from pesto_factory.adapters.airflow._provider import provider_info
+
+    return provider_info()
 
 
 def __getattr__(name: str) -> Any:

@@ -6,11 +6,15 @@ How the spec maps (docs/airflow.md):
 - `${step}`                -> the task's XComArg `step_task.output` (the whole output object)
 - `${step.a.b}`            -> `"{{ pesto_path(ti.xcom_pull(task_ids='step'), 'a', 'b') }}"`, a
                               Jinja macro with the spec's path semantics, plus the dependency
-- `foreach` + `as`         -> a `pesto_fan_out` task listing the calls' keyword arguments, and
-                              `Operator.partial(...).expand_kwargs(...)` (dynamic task mapping)
-- `${fanout}`              -> the mapped task's XComArg: its outputs in map-index order
-- `${fanout.a}`            -> `fanout_task.output.map(_fanout_a)`, per item
+- `foreach` + `as`         -> a `pesto_fan_out` task cutting the items' inputs into batches
+                              (at most `max_map_length`, at least `batch_size` items each),
+                              `Operator.partial(...).expand(batch=...)` (dynamic task mapping,
+                              one service call per item inside each mapped task), and a
+                              `pesto_gather` task flattening the batches' outputs in item order
+- `${fanout}`              -> the gather task's XComArg: every item's output, in item order
+- `${fanout.a}`            -> `"{{ pesto_path(ti.xcom_pull(task_ids='fanout_outputs'), 'a') }}"`
 - `outputs`                -> a last `pesto_outputs` task returning them as one XCom
+- a step's `airflow` options (over the pipeline's) -> BaseOperator and operator arguments
 
 The DAG renders templates as native objects (`render_template_as_native_obj=True`), so integers
 stay integers and lists stay lists.
@@ -22,6 +26,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pesto_factory.adapters.airflow._names import GenerateError, header, module_name
+from pesto_factory.adapters.airflow._options import FAN_OUT_OPTIONS, option_kwargs
 from pesto_factory.adapters.pipeline import NO_DEFAULT, Pipeline, Ref, Step, iter_refs, map_refs
 
 if TYPE_CHECKING:
@@ -54,12 +59,19 @@ class _Writer:
     def __init__(self, pipeline: Pipeline, specs: Mapping[str, OperatorSpec]) -> None:
         self.pipeline = pipeline
         self.specs = specs
-        self.functions: dict[str, str] = {}
         self.vars = {step.id: f"{module_name(step.id)}_task" for step in pipeline.steps}
         if len(set(self.vars.values())) != len(self.vars):
             raise GenerateError(f"pipeline {pipeline.name!r}: step ids {sorted(self.vars)} give "
                                 "clashing Python names")
         self.task_ids = {step.id for step in pipeline.steps}
+        self.imports: set[str] = set()
+        # What reads a step's output: its task, or the gather task of a fan-out step.
+        self.out_vars = dict(self.vars)
+        self.out_ids = {step.id: step.id for step in pipeline.steps}
+        for step in pipeline.steps:
+            if step.fan_out:
+                self.out_vars[step.id] = f"{module_name(step.id)}_outputs"
+                self.out_ids[step.id] = self._free_task_id(f"{step.id}_outputs")
 
     def _free_task_id(self, wanted: str) -> str:
         while wanted in self.task_ids:
@@ -76,16 +88,10 @@ class _Writer:
             raise GenerateError(f"{where}: {ref.text}: the Airflow generator maps over items "
                                 "given whole as a step input (`tile: ${tile}` or "
                                 "`${tile.field}`), not inside a literal")
-        var = self.vars[ref.name]
         if not ref.path:
-            return _Code(f"{var}.output")
-        if self.pipeline.step(ref.name).fan_out:
-            name = f"_{module_name(ref.name)}_{'_'.join(module_name(p) for p in ref.path)}"
-            self.functions[name] = (f"def {name}(output: Any) -> Any:\n"
-                                    f'    """{ref.text} of one item."""\n'
-                                    f"    return pesto_path(output{_path_args(ref.path)})\n")
-            return _Code(f"{var}.output.map({name})")
-        pull = f"ti.xcom_pull(task_ids={ref.name!r})"
+            var = self.out_vars[ref.name]
+            return _Code(var if self.pipeline.step(ref.name).fan_out else f"{var}.output")
+        pull = f"ti.xcom_pull(task_ids={self.out_ids[ref.name]!r})"
         return _Code(repr(f"{{{{ pesto_path({pull}{_path_args(ref.path)}) }}}}"))
 
     def value(self, value: Any, where: str) -> str:
@@ -103,11 +109,23 @@ class _Writer:
             lines.append(f"inputs={_literal(loose)},")
         return lines
 
+    def options(self, step: Step) -> tuple[list[str], dict[str, Any]]:
+        """The step's `airflow` options (over the pipeline's) as constructor argument lines,
+        and the fan-out's batching options."""
+        merged = {**self.pipeline.airflow, **step.airflow}
+        if "doc_md" not in merged and step.description:
+            merged["doc_md"] = " ".join(step.description.split())
+        lines, imports = option_kwargs(merged)
+        self.imports |= imports
+        return lines, {key: merged[key] for key in FAN_OUT_OPTIONS if key in merged}
+
     def step(self, step: Step) -> list[str]:
         spec = self.specs[step.service]
         var = self.vars[step.id]
+        options, fan_out = self.options(step)
         if not step.fan_out:
-            body = [f"task_id={step.id!r},", *self.kwargs(step, spec, list(step.inputs))]
+            body = [f"task_id={step.id!r},", *self.kwargs(step, spec, list(step.inputs)),
+                    *options]
             return [f"{var} = {spec.class_name}(", *_indent(body), ")"]
         bindings: dict[str, list[str]] = {}
         static = []
@@ -126,12 +144,18 @@ class _Writer:
         source = self.value(Ref(step.foreach.kind, step.foreach.name), f"step {step.id!r}")
         items_var = f"{module_name(step.id)}_items"
         items_id = self._free_task_id(f"{step.id}_items")
-        body = [f"task_id={step.id!r},", *self.kwargs(step, spec, static)]
+        # the mapped inputs come in each batch: None here satisfies required parameters
+        body = [f"task_id={step.id!r},", *self.kwargs(step, spec, static),
+                *(f"{name}=None," for name in bindings), *options]
+        batching = [f"{key}={value!r}," for key, value in fan_out.items()]
         return [f"{items_var} = pesto_fan_out.override(task_id={items_id!r})(",
-                *_indent([f"{source},", f"{list(step.foreach.path)!r},", f"{bindings!r},"]),
+                *_indent([f"{source},", f"{list(step.foreach.path)!r},", f"{bindings!r},",
+                          *batching]),
                 ")",
                 f"{var} = {spec.class_name}.partial(", *_indent(body),
-                f").expand_kwargs({items_var})"]
+                f").expand(batch={items_var})",
+                f"{self.out_vars[step.id]} = pesto_gather.override("
+                f"task_id={self.out_ids[step.id]!r})({var}.output)"]
 
     def outputs(self) -> list[str]:
         if not self.pipeline.outputs:
@@ -144,7 +168,7 @@ class _Writer:
         upstream = list(dict.fromkeys(ref.name for _, ref in self.pipeline.output_refs()
                                       if ref.kind == "step"))
         if upstream:
-            lines.append(f"[{', '.join(self.vars[s] for s in upstream)}] >> outputs_task")
+            lines.append(f"[{', '.join(self.out_vars[s] for s in upstream)}] >> outputs_task")
         return lines
 
     def params(self) -> list[str]:
@@ -161,6 +185,19 @@ class _Writer:
         return lines
 
 
+def _isort_key(name: str) -> tuple[int, str]:
+    """ruff's isort order of imported names: CONSTANTS, then Classes, then functions."""
+    return (0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2, name)
+
+
+def _import_from(module: str, names: list[str]) -> str:
+    """An import statement as ruff's isort writes it (wrapped past 100 characters)."""
+    line = f"from {module} import {', '.join(names)}"
+    if len(line) <= 100:
+        return line
+    return f"from {module} import (\n" + "".join(f"    {name},\n" for name in names) + ")"
+
+
 def _indent(lines: list[str], levels: int = 1) -> list[str]:
     return ["    " * levels + line for line in lines]
 
@@ -174,26 +211,32 @@ def dag_source(pipeline: Pipeline, specs: Mapping[str, OperatorSpec], *,
         tasks += writer.step(step)
     for step in pipeline.ordered_steps():
         if step.depends_on:
-            tasks.append(f"[{', '.join(writer.vars[d] for d in step.depends_on)}] >> "
+            tasks.append(f"[{', '.join(writer.out_vars[d] for d in step.depends_on)}] >> "
                          f"{writer.vars[step.id]}")
     tasks += writer.outputs()
     classes = sorted({specs[step.service].class_name for step in pipeline.steps})
     description = " ".join(pipeline.description.split())
+    params = writer.params()
     dag_args = [f"dag_id={pipeline.name!r},", f"description={description!r},",
-                "schedule=None,", "params={", *_indent(writer.params()), "},",
+                "schedule=None,", "params={", *_indent(params), "},",
                 "render_template_as_native_obj=True,",
                 'user_defined_macros={"pesto_path": pesto_path},', 'tags=["pesto"],']
+    sdk = sorted({"DAG", *(["Param"] if params else [])}
+                 | {name for name in writer.imports if name != "timedelta"}, key=_isort_key)
+    fan_out = any(step.fan_out for step in pipeline.steps)
+    helpers = [*(["pesto_fan_out", "pesto_gather"] if fan_out else []),
+               *(["pesto_outputs"] if pipeline.outputs else []), "pesto_path"]
+    third_party = sorted([
+        _import_from("airflow.sdk", sdk),
+        _import_from("pesto_factory.adapters.airflow.tasks", helpers),
+        _import_from(operators_module, classes)])
     lines = [header(source=source).rstrip("\n"),
-             f'"""Airflow DAG of the pipeline {pipeline.name!r}: {description}',
+             f'"""Airflow DAG of the pipeline {pipeline.name!r}: {description}'.rstrip(),
              "", "Run it: python THIS_FILE, or trigger it with its params; each service's "
              "connection is", "`pesto_<service>` (see docs/airflow.md).", '"""', "",
              "from __future__ import annotations", "",
-             *(["from typing import Any", ""] if writer.functions else []),
-             "from airflow.sdk import DAG, Param", "",
-             "from pesto_factory.adapters.airflow.tasks import pesto_fan_out, pesto_outputs, pesto_path",
-             f"from {operators_module} import {', '.join(classes)}", ""]
-    for function in writer.functions.values():
-        lines += ["", function]
-    lines += ["", "with DAG(", *_indent(dag_args), ") as dag:", *_indent(tasks), "", "",
+             *(["from datetime import timedelta", ""] if "timedelta" in writer.imports else []),
+             *third_party, ""]
+    lines += ["with DAG(", *_indent(dag_args), ") as dag:", *_indent(tasks), "", "",
               'if __name__ == "__main__":', "    dag.test()", ""]
     return "\n".join(lines)

@@ -16,6 +16,7 @@ naming the generator and saying not to edit it by hand.
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
 import os
 import re
@@ -23,14 +24,38 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pesto_factory.adapters.airflow._dag import dag_source
 from pesto_factory.adapters.airflow._names import GenerateError, header, module_name
 from pesto_factory.adapters.pipeline import Pipeline, describe_view, output_schema, resolve_schema
 
-__all__ = ["EmittedFiles", "GenerateError", "OperatorSpec", "ParamSpec", "RESERVED_NAMES",
-           "dag_source", "emit", "header", "module_name", "operator_spec", "operators_source"]
+__all__ = ["BASE_TEMPLATE_FIELDS", "EmittedFiles", "GenerateError", "OperatorSpec", "ParamSpec", "RESERVED_NAMES",
+           "dag_source", "emit", "header", "module_name", "operator_spec", "operators_source", "with_airflow_options"]
+
+#: Other attributes and methods of BaseOperator and PestoProcessOperator (Airflow 3.3): an
+#: input of one of these names would shadow them (`label` is a property).
+_OPERATOR_ATTRIBUTES = frozenset({
+    'add_inlets', 'add_outlets', 'as_setup', 'as_teardown', 'calls', 'dag_id', 'defer',
+    'deserialization_allowed_class_fields', 'downstream_list', 'dry_run', 'execute',
+    'execute_complete', 'expand_start_trigger_args', 'get_closest_mapped_task_group',
+    'get_dag', 'get_direct_relative_ids', 'get_direct_relatives', 'get_flat_relative_ids',
+    'get_flat_relatives', 'get_needs_expansion', 'get_serialized_fields',
+    'get_template_env', 'get_upstreams_follow_setups', 'get_upstreams_only_setups',
+    'get_upstreams_only_setups_and_teardowns', 'has_dag', 'has_on_failure_callback',
+    'has_on_retry_callback', 'has_on_skipped_callback', 'has_on_success_callback',
+    'has_retry_policy', 'inherits_from_empty_operator', 'inherits_from_skipmixin',
+    'is_async', 'is_mapped', 'is_setup', 'is_teardown', 'iter_mapped_dependants',
+    'iter_mapped_task_groups', 'label', 'leaves', 'node_id', 'on_failure_fail_dagrun',
+    'on_kill', 'operator_class', 'operator_name', 'overwrite_rtif_after_execution',
+    'partial', 'payload', 'prepare_for_execution', 'prepare_template', 'render_template',
+    'render_template_fields', 'resolve_template_files', 'resume_execution',
+    'returns_dag_result', 'roots', 'serialize_for_task_group', 'set_downstream',
+    'set_upstream', 'shallow_copy_attrs', 'start_from_trigger', 'start_trigger_args',
+    'task_type', 'template_ext', 'template_fields_renderers', 'ui_color', 'ui_fgcolor',
+    'unmap', 'update_relative', 'upstream_list',
+})
 
 #: Constructor arguments of BaseOperator and PestoProcessOperator: a service input of one of
 #: these names is passed in `inputs={...}` rather than as a typed parameter.
@@ -48,8 +73,13 @@ RESERVED_NAMES = frozenset({
     "doc_yaml", "doc_rst", "task_display_name", "logger_name", "allow_nested_operators",
     "render_template_as_native_obj", "has_on_execute_callback",
     "inputs", "pesto_conn_id", "deferrable", "poll_interval", "job_timeout", "process_timeout",
-    "service_name", "input_names", "template_fields", "log", "output", "kwargs", "self",
-})
+    "batch", "max_parallel", "max_poll_interval", "busy_timeout", "reference_outputs",
+    "operator_extra_links", "service_name", "input_names", "template_fields", "log", "output",
+    "kwargs", "self",
+}) | _OPERATOR_ATTRIBUTES
+
+#: PestoProcessOperator.template_fields (this module does not import Airflow; a test checks).
+BASE_TEMPLATE_FIELDS = ("inputs", "pesto_conn_id", "batch")
 
 _JSON_TYPES = {"integer": "int", "number": "float", "string": "str", "boolean": "bool",
                "array": "list[Any]", "object": "dict[str, Any]", "null": "None"}
@@ -184,6 +214,16 @@ def _reference_outputs(describe: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _templated(annotation: str) -> str:
+    """What a parameter accepts in a DAG: its value, a Jinja template (a string rendered to
+    the value) or an XComArg (resolved at run time)."""
+    if annotation == "Any":
+        return annotation
+    parts = annotation.split(" | ")
+    optional = ["None"] if "None" in parts else []
+    return _union([*(part for part in parts if part != "None"), "str", "XComArg", *optional])
+
+
 def _operator_class(spec: OperatorSpec) -> str:
     lines = [f"class {spec.class_name}(PestoProcessOperator):",
              f'    """{spec.title}: one call of the service {spec.service!r}.', ""]
@@ -203,11 +243,11 @@ def _operator_class(spec: OperatorSpec) -> str:
     lines += [f"    service_name: ClassVar[str | None] = {spec.service!r}",
               f"    input_names: ClassVar[tuple[str, ...]] = {names!r}",
               f"    reference_outputs: ClassVar[tuple[str, ...]] = {spec.reference_outputs!r}",
-              f"    template_fields: Sequence[str] = {('inputs', *names)!r}", "",
+              f"    template_fields: Sequence[str] = {(*BASE_TEMPLATE_FIELDS, *names)!r}", "",
               "    def __init__(", "        self,", "        *,"]
     for param in spec.params:
         default = "" if param.required else f" = {param.default}"
-        lines.append(f"        {param.name}: {param.annotation}{default},")
+        lines.append(f"        {param.name}: {_templated(param.annotation)}{default},")
     lines += [f"        pesto_conn_id: str = {spec.conn_id!r},", "        **kwargs: Any,",
               "    ) -> None:", "        super().__init__(pesto_conn_id=pesto_conn_id, **kwargs)"]
     lines += [f"        self.{param.name} = {param.name}" for param in spec.params]
@@ -226,6 +266,7 @@ def operators_source(specs: Sequence[OperatorSpec], *, source: str) -> str:
              'references) as XCom. Generated from the describe documents.\n"""\n',
              "from __future__ import annotations\n",
              "from collections.abc import Sequence\nfrom typing import Any, ClassVar\n",
+             "from airflow.sdk import XComArg\n"
              "from pesto_factory.adapters.airflow.operators.pesto import PestoProcessOperator\n",
              f"__all__ = {sorted(names)!r}\n"]
     head = "\n".join(part.rstrip("\n") + "\n" for part in parts)
@@ -239,6 +280,16 @@ def _write(path: Path, text: str) -> None:
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def with_airflow_options(pipeline: Pipeline, options: Mapping[str, Any]) -> Pipeline:
+    """`pipeline` with `options` (None values ignored) over its pipeline-level `airflow`
+    options, as the command line gives them; a step's own options still win."""
+    chosen = {name: value for name, value in options.items() if value is not None}
+    if not chosen:
+        return pipeline
+    return dataclasses.replace(pipeline, airflow=MappingProxyType({**pipeline.airflow,
+                                                                   **chosen}))
 
 
 def emit(pipeline: Pipeline, describes: Mapping[str, Mapping[str, Any]], out_dir: Path, *,

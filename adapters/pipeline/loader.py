@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import jsonschema
@@ -178,7 +179,8 @@ def _build(data: dict[str, Any], lines: dict[str, int], source: Path | None,
     return Pipeline(name=draft.name, description=draft.description, inputs=inputs,
                     services=services, steps=steps, outputs=outputs, source=source,
                     order=order, locations=lines, conductor=data.get("conductor") or {},
-                    output=data.get("output"))
+                    output=data.get("output"),
+                    airflow=MappingProxyType(dict(data.get("airflow") or {})))
 
 
 def _service(name: str, spec: dict[str, Any], base_dir: Path) -> ServiceRef:
@@ -203,7 +205,8 @@ def _step(index: int, spec: dict[str, Any], faults: list[tuple[str, str]]) -> St
         item = None
     return Step(id=spec["id"], service=spec["service"], inputs=inputs, foreach=foreach,
                 item=item, description=spec.get("description", ""), index=index,
-                conductor=spec.get("conductor") or {})
+                conductor=spec.get("conductor") or {},
+                airflow=MappingProxyType(dict(spec.get("airflow") or {})))
 
 
 def _graph_faults(pipeline: Pipeline) -> list[tuple[str, str]]:

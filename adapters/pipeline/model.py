@@ -161,6 +161,8 @@ class Step:
     inputs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     foreach: Ref | None = None
     item: str | None = None  # the `as` name; set exactly when foreach is
+    #: Airflow options of this step (schema: Airflow), over the pipeline's.
+    airflow: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
     index: int = 0  # position in the spec's `steps` list (for pointers)
     #: Conductor options of this step (schema: Step.conductor), over the pipeline's.
@@ -208,6 +210,8 @@ class Pipeline:
     outputs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
     source: Path | None = None
+    #: Airflow options of every step (schema: Airflow); steps may override them.
+    airflow: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     order: tuple[str, ...] = ()
     #: run-level output location (s3://bucket/run-id/), for the embedded runner
     output: str | None = None

@@ -56,13 +56,22 @@ def command(
         help="Folder for the DAG and operators modules (PESTO_AIRFLOW_DAGS).")] = Path("dags"),
     profile: ProfileOption = None,
     describe: DescribeOption = None,
+    batch_size: Annotated[int | None, typer.Option(
+        "--batch-size", min=1, show_default=False,
+        help="Fan-outs: items per mapped task at least (the spec's airflow.batch_size; a "
+             "step's own wins).")] = None,
+    max_map_length: Annotated[int | None, typer.Option(
+        "--max-map-length", min=1, max=1024, show_default=False,
+        help="Fan-outs: mapped tasks at most, batches grow past it (airflow.max_map_length, "
+             "default 256).")] = None,
 ) -> None:
-    from pesto_factory.adapters.airflow.generate import emit
+    from pesto_factory.adapters.airflow.generate import emit, with_airflow_options
     from pesto_factory.adapters.pipeline import check_types, load_pipeline
 
     pipeline = load_pipeline(spec)
     describes = describes_for(pipeline, spec, profile, describe)
     check_types(pipeline, describes)
-    written = emit(pipeline, describes, out)
+    chosen = {"batch_size": batch_size, "max_map_length": max_map_length}
+    written = emit(with_airflow_options(pipeline, chosen), describes, out)
     console.print(f"{spec}: wrote {written.dag} and {written.operators}", highlight=False,
                   soft_wrap=True)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from pesto_factory.adapters.airflow.operators.pesto import PestoProcessOperator, plain
+from pesto_factory.adapters.airflow.operators.pesto import (
+    JOB_URL_KEY,
+    PestoJobLink,
+    PestoProcessOperator,
+    plain,
+)
 
-__all__ = ["PestoProcessOperator", "plain"]
+__all__ = ["JOB_URL_KEY", "PestoJobLink", "PestoProcessOperator", "plain"]

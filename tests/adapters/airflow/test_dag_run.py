@@ -7,7 +7,6 @@ never leak into other tests. The merged mask must equal the detector run once on
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,10 +16,11 @@ import numpy as np
 import pytest
 
 from tests.adapters import test_cloud_mask
+from tests.adapters.airflow.harness import REPO, run_dag
+from tests.adapters.airflow.harness import airflow_env as airflow_env_of
 from tests.conftest import start_service
 from tests.examples.conftest import read_raster, whole_scene_mask
 
-REPO = Path(__file__).resolve().parents[3]
 DAGS = REPO / "dags"
 SERVICES = ("tiling", "cloud-detection", "merge")
 crop = test_cloud_mask.crop  # the real crop as a GeoTIFF (module fixture, skips without it)
@@ -28,35 +28,23 @@ crop = test_cloud_mask.crop  # the real crop as a GeoTIFF (module fixture, skips
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")]
 
-#: Runs one DAG file with dag.test() and prints the XCom return value of one task as JSON.
-_RUNNER = """
-import json, runpy, sys
-from airflow.models.xcom import XComModel
-from airflow.utils.session import create_session
-dag_file, conf, task_id = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
-dag = runpy.run_path(dag_file)["dag"]
-run = dag.test(run_conf=conf)
-with create_session() as session:
-    rows = session.scalars(XComModel.get_many(run_id=run.run_id, dag_ids=dag.dag_id,
-                                              task_ids=task_id, key="return_value")).all()
-    value = XComModel.deserialize_value(rows[0]) if rows else None
-print("RESULT " + json.dumps({"state": str(run.state), "value": value}))
-"""
-
 #: An existing DAG that imports the generated operators, with deferred tiling and detection:
 #: merge reads the masks from the detection service's result URLs.
 _USER_DAG = """
 from airflow.sdk import DAG
-from pesto_factory.adapters.airflow.tasks import pesto_fan_out
+from pesto_factory.adapters.airflow.tasks import pesto_fan_out, pesto_gather
 from cloud_mask_operators import CloudDetectionOperator, MergeOperator, TilingOperator
 
 with DAG(dag_id="my-masks", schedule=None, render_template_as_native_obj=True) as dag:
     tiles = TilingOperator(task_id="cut", scene="{{ dag_run.conf['scene'] }}", tile_size=256,
                            deferrable=True, poll_interval=0.2, job_timeout=120)
-    calls = pesto_fan_out.override(task_id="calls")(tiles.output, ["tiles"], {"tile": []})
-    masks = CloudDetectionOperator.partial(task_id="masks", deferrable=True,
-                                           poll_interval=0.2).expand_kwargs(calls)
-    MergeOperator(task_id="merged", scene="{{ dag_run.conf['scene'] }}", tiles=masks.output)
+    calls = pesto_fan_out.override(task_id="calls")(tiles.output, ["tiles"], {"tile": []},
+                                                    max_map_length=2)
+    masks = CloudDetectionOperator.partial(task_id="masks", tile=None, deferrable=True,
+                                           max_parallel=1,
+                                           poll_interval=0.2).expand(batch=calls)
+    MergeOperator(task_id="merged", scene="{{ dag_run.conf['scene'] }}",
+                  tiles=pesto_gather.override(task_id="gathered")(masks.output))
 """
 
 
@@ -68,37 +56,18 @@ def airflow_env(tmp_path_factory, crop) -> dict[str, str]:
     for folder in outputs.values():
         folder.mkdir(parents=True)
     roots = os.pathsep.join([str(crop.parent), *(str(folder) for folder in outputs.values())])
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    env.update({"AIRFLOW_HOME": str(root / "home"), "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "PYTHONPATH": os.pathsep.join([str(REPO), str(DAGS)])})
     started = []
     try:
         for name in SERVICES:
-            service = start_service(REPO / "examples" / name, root / "services" / name / "state",
-                                    env={"PESTO_INPUT_ROOTS": roots,
-                                         "PESTO_OUTPUT_ROOT": str(outputs[name])})
-            started.append(service)
-            port = int(service.url.rsplit(":", 1)[1])
-            env[f"AIRFLOW_CONN_PESTO_{name.upper().replace('-', '_')}"] = json.dumps(
-                {"conn_type": "http", "host": "127.0.0.1", "port": port})
-        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
-                       capture_output=True, timeout=300)
-        yield env
+            started.append(start_service(
+                REPO / "examples" / name, root / "services" / name / "state",
+                env={"PESTO_INPUT_ROOTS": roots, "PESTO_OUTPUT_ROOT": str(outputs[name])}))
+        yield airflow_env_of(root / "home", DAGS, {
+            f"pesto_{name.replace('-', '_')}": service.url
+            for name, service in zip(SERVICES, started, strict=True)})
     finally:
         for service in started:
             service.stop()
-
-
-def _run_dag(env: dict[str, str], dag_file: Path, conf: dict, task_id: str,
-             cwd: Path) -> dict:
-    env = {**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent)}  # dag.test() reads it
-    done = subprocess.run([sys.executable, "-c", _RUNNER, str(dag_file), json.dumps(conf),
-                           task_id], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert done.returncode == 0 and lines, done.stdout[-4000:] + done.stderr[-4000:]
-    return {**json.loads(lines[-1].removeprefix("RESULT ")), "log": done.stdout + done.stderr}
 
 
 def _check_mask(mask_uri: str, crop: Path) -> np.ndarray:
@@ -121,20 +90,21 @@ def test_the_dags_folder_parses_without_import_errors(airflow_env, tmp_path):
               "print('RESULT', bag.import_errors, sorted(t.task_id for t in dag.tasks), "
               "dag.render_template_as_native_obj)\n")
     done = subprocess.run([sys.executable, "-c", script], env=airflow_env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-4000:]
-    assert ("RESULT {} ['detect', 'detect_items', 'merge', 'outputs', 'tiling'] True"
-            in done.stdout)
+    assert ("RESULT {} ['detect', 'detect_items', 'detect_outputs', 'merge', 'outputs', 'tiling'] "
+            "True" in done.stdout)
 
 
 def test_the_generated_dag_run_equals_the_detector_on_the_whole_crop(airflow_env, crop,
                                                                     tmp_path):
-    result = _run_dag(airflow_env, DAGS / "cloud_mask.py", {"scene": crop.as_uri()},
+    result = run_dag(airflow_env, DAGS / "cloud_mask.py", {"scene": crop.as_uri()},
                       "outputs", tmp_path)
-    assert result["state"] == "success"
+    assert result["state"] == "success", result["log"][-6000:]
     outputs = result["value"]
     assert sorted(outputs) == ["cloud_fraction", "mask", "quicklook"]
     assert outputs["mask"].startswith("file://")  # references in XCom, never pixels
+    assert "XCom not found" not in result["log"]  # mapped outputs read in one slice
     expected = _check_mask(outputs["mask"], crop)
     valid = expected != 255
     assert outputs["cloud_fraction"] == pytest.approx((expected[valid] == 1).sum() / valid.sum())
@@ -144,7 +114,9 @@ def test_generated_operators_plug_into_an_existing_dag_with_a_deferred_step(airf
                                                                             tmp_path):
     dag_file = tmp_path / "my_masks.py"
     dag_file.write_text(_USER_DAG)
-    result = _run_dag(airflow_env, dag_file, {"scene": crop.as_uri()}, "merged", tmp_path)
-    assert result["state"] == "success"
-    assert result["log"].count("submitted; deferring") == 5  # tiling and 4 tiles, by triggers
+    result = run_dag(airflow_env, dag_file, {"scene": crop.as_uri()}, "merged", tmp_path)
+    assert result["state"] == "success", result["log"][-6000:]
+    # tiling, then 2 mapped tasks of 2 tiles, one job per deferral (max_parallel=1)
+    assert result["log"].count("submitted (calls") == 5
+    assert "XCom not found" not in result["log"]
     _check_mask(result["value"]["mask"], crop)

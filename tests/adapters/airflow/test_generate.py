@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import subprocess
 import sys
 from pathlib import Path
 
@@ -58,6 +59,18 @@ def _import(path: Path, name: str):
     return module
 
 
+def _load_dag(files):
+    """The `dag` of a generated DAG file, its operators module importable beside it."""
+    import runpy
+
+    sys.path.insert(0, str(files.dag.parent))
+    try:
+        return runpy.run_path(str(files.dag))["dag"]
+    finally:
+        sys.path.remove(str(files.dag.parent))
+        sys.modules.pop(files.operators.stem, None)
+
+
 def test_the_operator_spec_follows_the_input_schema():
     spec = operator_spec("odd-svc", DESCRIBE)
     assert spec.class_name == "OddSvcOperator" and spec.conn_id == "pesto_odd_svc"
@@ -82,7 +95,9 @@ def test_the_generated_operator_is_a_typed_keyword_only_subclass(tmp_path):
     cls = module.OddSvcOperator
     assert issubclass(cls, PestoProcessOperator)
     assert cls.service_name == "odd-svc"
-    assert cls.template_fields == ("inputs", "image", "level", "bands", "mode")
+    assert cls.template_fields == ("inputs", "pesto_conn_id", "batch", "image", "level", "bands",
+                                   "mode")
+    assert "level: int | str | XComArg = 3," in text  # templates and XComArgs accepted
     assert 'Says """hello"""' not in cls.__doc__ and "hello" in cls.__doc__
     signature = inspect.signature(cls.__init__)
     assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD)
@@ -101,6 +116,8 @@ def test_reserved_names_cover_the_operator_constructors():
     for cls in (BaseOperator, PestoProcessOperator):
         names = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
         assert names <= RESERVED_NAMES, names - RESERVED_NAMES
+        attributes = {name for name in dir(cls) if not name.startswith("_")}
+        assert attributes <= RESERVED_NAMES, attributes - RESERVED_NAMES  # e.g. `label`
 
 
 def test_the_dag_file_maps_the_spec(tmp_path):
@@ -111,8 +128,10 @@ def test_the_dag_file_maps_the_spec(tmp_path):
     assert "render_template_as_native_obj=True" in text
     assert "scene=\"{{ params['scene'] }}\"" in text
     assert "pesto_fan_out.override(task_id='detect_items')(" in text
-    assert "CloudDetectionOperator.partial(" in text and ".expand_kwargs(detect_items)" in text
-    assert "tiles=detect_task.output," in text
+    assert "CloudDetectionOperator.partial(" in text and ".expand(batch=detect_items)" in text
+    assert ("detect_outputs = pesto_gather.override(task_id='detect_outputs')(detect_task.output)"
+            in text)
+    assert "tiles=detect_outputs," in text
     assert text.rstrip().endswith('if __name__ == "__main__":\n    dag.test()')
     operators = files.operators.read_text()
     assert "reference_outputs: ClassVar[tuple[str, ...]] = ('mask',)" in operators  # detection
@@ -171,16 +190,129 @@ def test_fan_in_fields_and_deep_paths_become_map_functions_and_macros(tmp_path):
     assert "n=\"{{ pesto_path(params['cfg'], 'a', 'b') }}\"," in text
     assert "first=\"{{ pesto_path(ti.xcom_pull(task_ids='s'), 'items', '0') }}\"," in text
     assert "['items'],\n        {'value': ['v']}," in text
-    assert "def _w_out(output: Any) -> Any:" in text and "value=w_task.output.map(_w_out)," in text
+    assert "value=\"{{ pesto_path(ti.xcom_pull(task_ids='w_outputs'), 'out') }}\"," in text
+    assert "first=w_outputs," in text and "[w_outputs] >> t_task" in text
     assert "[s_task] >> w_task" in text and "'all': t_task.output," in text
     compile(text, str(files.dag), "exec")
-    sys.path.insert(0, str(files.dag.parent))
-    try:
-        import runpy
+    dag = _load_dag(files)
+    assert sorted(dag.task_ids) == ["outputs", "s", "t", "w", "w_items", "w_outputs"]
+    assert dag.get_task("t").upstream_task_ids == {"w_outputs"}
 
-        dag = runpy.run_path(str(files.dag))["dag"]
+
+OPTIONS_SPEC = """
+name: opts
+airflow: {retries: 2, retry_delay: 5, deferrable: true}
+services: {split: {url: 'http://x'}, work: {url: 'http://y'}}
+steps:
+  - {id: s, service: split, inputs: {n: 3}, description: "Split  the
+      input."}
+  - id: w
+    service: work
+    foreach: ${s.items}
+    as: it
+    inputs: {value: '${it}'}
+    airflow:
+      retries: 0
+      pool: work_pool
+      pool_slots: 1
+      priority_weight: 7
+      queue: gpu
+      retry_exponential_backoff: true
+      execution_timeout: 600
+      map_index_template: "{{ task.batch[0].value }}"
+      outlets: ["file:///data/masks", "s3://bucket/out"]
+      doc_md: "**per item**"
+      batch_size: 10
+      max_map_length: 100
+      max_parallel: 8
+      poll_interval: 0.5
+      max_poll_interval: 10
+      job_timeout: 3600
+outputs: {all: '${w}'}
+"""
+
+
+def _emit_options(tmp_path):
+    spec = tmp_path / "opts.yaml"
+    spec.write_text(OPTIONS_SPEC)
+    describes = {"split": {"input": {"properties": {"n": {"type": "integer"}}}},
+                 "work": {"input": {"properties": {"value": {"type": "integer"}}}}}
+    return emit(load_pipeline(spec), describes, tmp_path / "out")
+
+
+def test_step_options_reach_the_tasks(tmp_path):
+    from datetime import timedelta
+
+    files = _emit_options(tmp_path)
+    text = files.dag.read_text()
+    assert "batch_size=10,\n        max_map_length=100," in text
+    dag = _load_dag(files)
+    split, work = dag.get_task("s"), dag.get_task("w")
+    assert (split.retries, split.retry_delay, split.deferrable) == (2, timedelta(seconds=5), True)
+    assert split.doc_md == "Split the input."  # the step's description by default
+    assert work.retries == 0 and work.retry_exponential_backoff
+    partial = work.partial_kwargs
+    assert (partial["pool"], partial["priority_weight"], partial["queue"]) == ("work_pool", 7,
+                                                                              "gpu")
+    assert partial["execution_timeout"] == timedelta(seconds=600)
+    assert [asset.uri for asset in partial["outlets"]] == ["file:///data/masks",
+                                                          "s3://bucket/out"]
+    assert partial["map_index_template"] == "{{ task.batch[0].value }}"
+    assert partial["doc_md"] == "**per item**"
+    assert (partial["max_parallel"], partial["poll_interval"], partial["max_poll_interval"],
+            partial["job_timeout"], partial["deferrable"]) == (8, 0.5, 10, 3600, True)
+
+
+def test_an_unknown_airflow_option_is_refused(tmp_path):
+    from pesto_factory.adapters.pipeline import SpecError
+
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(OPTIONS_SPEC.replace("pool_slots: 1", "pool_slot: 1"))
+    with pytest.raises(SpecError, match="pool_slot"):
+        load_pipeline(spec)
+
+
+def test_generated_files_pass_the_project_lint(tmp_path):
+    files = _emit_options(tmp_path)
+    generated = REPO / "dags" / ".lint-check"  # under the repo: the project's ruff rules apply
+    generated.mkdir(exist_ok=True)
+    try:
+        for path in (files.dag, files.operators):
+            (generated / path.name).write_text(path.read_text())
+        done = subprocess.run([sys.executable, "-m", "ruff", "check", str(generated),
+                               str(REPO / "dags")], cwd=REPO, capture_output=True, text=True)
     finally:
-        sys.path.remove(str(files.dag.parent))
-        sys.modules.pop("deep_operators", None)
-    assert sorted(dag.task_ids) == ["outputs", "s", "t", "w", "w_items"]
-    assert dag.get_task("t").upstream_task_ids == {"w"}
+        for path in generated.iterdir():
+            path.unlink()
+        generated.rmdir()
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_generated_template_fields_extend_the_operators():
+    from pesto_factory.adapters.airflow.generate import BASE_TEMPLATE_FIELDS
+    from pesto_factory.adapters.airflow.operators.pesto import PestoProcessOperator
+
+    assert tuple(PestoProcessOperator.template_fields) == BASE_TEMPLATE_FIELDS
+
+
+@pytest.mark.parametrize(("count", "batch_size", "max_map_length", "sizes"), [
+    (0, 1, 256, []), (5, 1, 256, [1] * 5), (5, 2, 256, [2, 2, 1]),
+    (10_000, 1, 256, [40] * 250), (1_849, 1, 256, [8] * 231 + [1]),
+    (10_000, 100, 256, [100] * 100)])
+def test_batches_bound_the_mapped_tasks(count, batch_size, max_map_length, sizes):
+    from pesto_factory.adapters.airflow.tasks import batches
+
+    cut = batches(list(range(count)), batch_size, max_map_length)
+    assert [len(batch) for batch in cut] == sizes
+    assert [item for batch in cut for item in batch] == list(range(count))
+
+
+def test_emit_takes_the_batching_options_on_the_command_line(tmp_path, capsys):
+    assert main(["emit", "airflow", str(SPEC), "--out", str(tmp_path), "--batch-size", "4",
+                 "--max-map-length", "100"]) == 0
+    text = (tmp_path / "cloud_mask.py").read_text()
+    assert "{'tile': []},\n        batch_size=4,\n        max_map_length=100,\n" in text
+    assert main(["emit", "airflow", str(SPEC), "--out", str(tmp_path),
+                 "--max-map-length", "2000"]) != 0
+    error = capsys.readouterr().err
+    assert "--max-map-length" in error and "less than or equal to 1024" in error
