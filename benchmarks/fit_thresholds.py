@@ -22,9 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "examples" / "cloud-detection")]
 
 from algorithm.detector import load_config, make_detector  # noqa: E402
-from examples.quality import score_masks  # noqa: E402
 
 from benchmarks.scenes import SCENES, load_scene, split_halves  # noqa: E402
+from examples.quality import score_masks  # noqa: E402
 
 TESTS = {
     "brightness_min": (0.06, 0.08, 0.10, 0.12, 0.15, 0.20),

@@ -42,11 +42,11 @@ from algorithm.bands import InputSpec  # noqa: E402
 from algorithm.cloudmask import CloudMaskParams, detect_clouds, required_margin  # noqa: E402
 from algorithm.csmask_model import CsmaskModel  # noqa: E402
 from algorithm.detector import check_bands, load_config, make_detector  # noqa: E402
-from examples.quality import MaskScore, score_mask_files, score_masks  # noqa: E402
-from examples.scenes import sentinel2_crop, write_cog, write_synthetic_scene  # noqa: E402
 from pesto_factory.runtime.configfiles import deep_merge, read_with_profiles  # noqa: E402
 
 from benchmarks.scenes import SCENES, Scene, load_scene, split_halves  # noqa: E402
+from examples.quality import MaskScore, score_mask_files, score_masks  # noqa: E402
+from examples.scenes import sentinel2_crop, write_cog, write_synthetic_scene  # noqa: E402
 
 Detect = Callable[[np.ndarray], np.ndarray]
 

@@ -31,9 +31,9 @@ sys.path.insert(0, str(REPO))  # `tests` (the SeaweedFS helper), not benchmarks/
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
-from examples.scenes import write_synthetic_scene  # noqa: E402
 from pesto_factory.runtime.imageio.objectstore import ObjectLocation, upload  # noqa: E402
 
+from examples.scenes import write_synthetic_scene  # noqa: E402
 from tests.conftest import start_service  # noqa: E402
 from tests.storage.seaweed import BUCKET, start_seaweedfs  # noqa: E402
 

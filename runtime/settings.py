@@ -6,16 +6,15 @@ so that tests and the CLI can set the environment first or override the dependen
 
 from __future__ import annotations
 
-import re
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, get_args, get_origin
 
+from pesto_factory.schemas.errors import BadRequest
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-from pesto_factory.schemas.errors import BadRequest
 
 __all__ = ["Settings", "SettingsError", "get_settings"]
 

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-
 from pesto_factory.schemas.errors import PestoError
 
 __all__ = ["DeploySettings", "KubernetesService", "ManifestError", "generate_manifests", "dump_manifest",

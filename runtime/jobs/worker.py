@@ -147,8 +147,8 @@ def worker_main(jobs: Connection, messages: Connection, project_root: str,
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the service, which stops us
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     from pesto_factory.runtime import payload as payload_mod
-    from pesto_factory.runtime.imageio.objectstore import ObjectLocation
     from pesto_factory.runtime.imageio.header import set_image_budget
+    from pesto_factory.runtime.imageio.objectstore import ObjectLocation
     from pesto_factory.runtime.progress import set_reporter
     from pesto_factory.runtime.project import ServiceProject
 

@@ -58,6 +58,7 @@ def test_the_chain_through_s3_equals_the_detector(crop, seaweed, s3_env, prefix,
 def test_a_generated_scene_with_the_output_in_the_spec(seaweed, s3_env, prefix, tmp_path):
     from pesto_factory.adapters.local import run_pipeline
     from pesto_factory.adapters.pipeline import load_pipeline
+
     from examples.scenes import write_synthetic_scene
 
     local = tmp_path / "scene.tif"

@@ -26,10 +26,10 @@ import yaml
 from pesto_factory.adapters.kubernetes import KUBERNETES_VERSION
 from pesto_factory.runtime.imageio.objectstore import ObjectLocation, upload
 
+from tests.adapters.conductor.conftest import conductor  # noqa: F401
 from tests.conftest import free_port, wait_until
 from tests.examples.conftest import whole_scene_mask
 from tests.packager.conftest import run_cli
-from tests.adapters.conductor.conftest import conductor  # noqa: F401
 from tests.storage.seaweed import OPEN_BUCKET
 
 REPO = Path(__file__).resolve().parents[2]
