@@ -34,11 +34,11 @@ class ReplicaSet:
                  process_timeout: float | None = None, cooldown: float = 3.0,
                  give_up_after: float = 300.0,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, **client_options: Any) -> None:
         if not urls:
             raise ValueError("a replica set needs at least one URL")
-        self.clients = [ServiceClient(url, token=token, process_timeout=process_timeout)
-                        for url in urls]
+        self.clients = [ServiceClient(url, token=token, process_timeout=process_timeout,
+                                      **client_options) for url in urls]
         self.cooldown = cooldown
         self.give_up_after = give_up_after
         self._clock, self._sleep = clock, sleep
@@ -111,3 +111,9 @@ class ReplicaSet:
     def close(self) -> None:
         for client in self.clients:
             client.close()
+
+    def __enter__(self) -> ReplicaSet:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 from pesto_factory.adapters.client import (
+    ReplicaSet,
     ServiceClient,
     ServiceError,
     ServiceUnreachable,
@@ -124,13 +125,19 @@ class ServiceTask:
         from conductor.client.worker.exception import NonRetryableException
 
         data = dict(task.input_data or {})
+        # URL1,URL2: replicas with nothing in front of them; calls go to the least busy one,
+        # and a replica that does not answer is left for the others (client/replicas.py). A
+        # long job stays with the first replica (its job id is that replica's).
+        urls = [url.strip() for url in self.service_url.split(",") if url.strip()]
+        transport = _Correlated(task.workflow_instance_id or "")
         try:
-            with ServiceClient(self.service_url, token=self.token,
-                               transport=_Correlated(task.workflow_instance_id or "")) as client:
+            with ServiceClient(urls[0], token=self.token, transport=transport) as client, \
+                    ReplicaSet(urls, token=self.token, transport=transport) as replicas:
+                process = replicas.process if len(urls) > 1 else client.process
                 if BATCH in data:
                     store = open_store(self.manifests or default_root())
                     key = f"{task.workflow_instance_id}/{task.reference_task_name}"
-                    return run_batch(data[BATCH], partial(_busy_retried, client.process),
+                    return run_batch(data[BATCH], partial(_busy_retried, process),
                                      store=store, key=key)
                 # `__index` and other `__` keys are Conductor's or ours, not service inputs
                 def inputs() -> dict:
@@ -140,7 +147,7 @@ class ServiceTask:
                 if self.long or marked.get("long"):
                     delay = int(marked.get("callbackAfterSeconds") or self.callback_after_seconds)
                     return self._long(task, client, inputs, delay)
-                return client.process(inputs())
+                return process(inputs())
         except (ServiceError, BatchError) as error:
             cause = error.error if isinstance(error, BatchError) else error
             message = str(error)

@@ -208,9 +208,9 @@ def test_the_chain_through_the_pods_with_a_replica_killed_mid_fan_out(
                            observer=killer, output_store=store)
     assert killer.killed.is_set()
     assert summary.status == "SUCCEEDED"
-    # the engine restarted the killed container (restartPolicy Always): its later tiles, and
-    # any call cut by the kill (resent), were answered after the restart or by the other one
-    assert _started_at(victim) != started_before
+    # podman does not restart a container stopped by `podman kill` (a cluster would restart the
+    # pod): the killed replica's remaining tiles, and any call the kill cut, went to the other
+    print(f"\nkilled replica restarted by the engine: {_started_at(victim) != started_before}")
     tiles = summary.steps[1].items
     assert tiles == 64
     written = json.loads((tmp_path / "run" / "summary.json").read_text())
@@ -229,10 +229,22 @@ def _process_calls(container: str) -> int:
     return (logs.stdout + logs.stderr).count('"POST /api/v1/process')
 
 
+def _revive(pods: Pods) -> None:
+    """Every pod's container running and healthy again (a test before may have killed one)."""
+    for deployment, container in PODS:
+        name = _container(deployment, container)
+        if not json.loads(podman("inspect", name).stdout)[0]["State"]["Running"]:
+            assert podman("start", name).returncode == 0
+    for url in (u for urls in pods.urls.values() for u in urls):
+        wait_until(lambda url=url: _healthy(url), timeout=120, interval=0.5, what=url)
+
+
 def test_conductor_workers_through_the_pods_with_a_replica_killed(
         pods: Pods, seaweed, s3_env, crop: Path, conductor) -> None:  # noqa: F811
-    """One SDK worker per cloud-detection replica (Conductor spreads the batches over both);
-    one replica killed after the first batches: its failed batch is retried by Conductor."""
+    """The SDK workers of cloud-detection are given both replicas (URL1,URL2): each batch's
+    tiles spread over them; one replica killed after the first batches: its calls go to the
+    other, and the workflow completes with the detector's mask."""
+    _revive(pods)
     from pesto_factory.adapters.conductor import generate_task_defs, generate_workflows
     from pesto_factory.adapters.conductor.worker import register_definitions, service_describes
     from pesto_factory.adapters.pipeline import load_pipeline
@@ -249,12 +261,9 @@ def test_conductor_workers_through_the_pods_with_a_replica_killed(
     victim = _container("cloud-detection-1", "cloud-detection")
     calls_before = {name: _process_calls(_container(name, "cloud-detection"))
                     for name in ("cloud-detection-0", "cloud-detection-1")}
-    started_before = _started_at(victim)
-    first = {"pesto_tiling": urls["tiling"][0], "pesto_merge": urls["merge"][0],
-             "pesto_cloud_detection": urls["cloud-detection"][0]}
-    second = {"pesto_cloud_detection": urls["cloud-detection"][1]}
-    with running_workers(conductor, first, thread_count=2), \
-            running_workers(conductor, second, thread_count=2):
+    workers = {"pesto_tiling": urls["tiling"][0], "pesto_merge": urls["merge"][0],
+               "pesto_cloud_detection": ",".join(urls["cloud-detection"])}
+    with running_workers(conductor, workers, thread_count=2):
         workflow_id = conductor.start(workflow["name"], {"scene": scene.uri, "tile_size": 64})
 
         def batches_done() -> int:
@@ -267,7 +276,6 @@ def test_conductor_workers_through_the_pods_with_a_replica_killed(
         assert killed.returncode == 0, killed.stderr
         result = conductor.wait(workflow_id, timeout=420)
     assert result["status"] == "COMPLETED", result.get("reasonForIncompletion")
-    assert _started_at(victim) != started_before
     split = {name: _process_calls(_container(name, "cloud-detection")) - calls_before[name]
              for name in ("cloud-detection-0", "cloud-detection-1")}
     print(f"\ntiles per replica through Conductor: {split}")
