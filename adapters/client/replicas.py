@@ -10,6 +10,7 @@ never ran to the end (503, an interrupted job), so an item's result is recorded 
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import Counter
@@ -44,6 +45,9 @@ class ReplicaSet:
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
         self._in_flight: Counter[int] = Counter()
+        # Ties go to a replica in an order of this set's own: many short-lived sets (one per
+        # Airflow task, say) then spread their first calls instead of all picking the first.
+        self._order = random.sample(range(len(self.clients)), len(self.clients))
         self._down_until: dict[int, float] = {}
         #: Calls answered by each replica (base URL -> count): how the work was spread.
         self.answered: Counter[str] = Counter()
@@ -61,7 +65,7 @@ class ReplicaSet:
             ready = [i for i in range(len(self.clients)) if self._down_until.get(i, 0) <= now]
             if not ready:
                 return None, min(self._down_until.values()) - now
-            index = min(ready, key=lambda i: (self._in_flight[i], i))
+            index = min(ready, key=lambda i: (self._in_flight[i], self._order.index(i)))
             self._in_flight[index] += 1
             return index, 0.0
 
@@ -103,6 +107,13 @@ class ReplicaSet:
                 last = error
         assert last is not None
         raise last
+
+    def __getattr__(self, name: str) -> Any:
+        """Everything but `process` (jobs: submit, status, results, cancel) is the first
+        replica's: a job lives on the replica that accepted it."""
+        if name == "clients":  # not set yet (a failed __init__)
+            raise AttributeError(name)
+        return getattr(self.clients[0], name)
 
     def split(self) -> Mapping[str, int]:
         """Calls answered per replica URL (every replica listed, 0 included)."""

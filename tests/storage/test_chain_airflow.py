@@ -15,7 +15,7 @@ import pytest
 import rasterio
 from pesto_factory.runtime.imageio.objectstore import ObjectLocation, upload
 
-from tests.adapters.airflow.test_dag_run import _run_dag
+from tests.adapters.airflow.harness import run_dag
 from tests.examples.conftest import whole_scene_mask
 from tests.storage.conftest import BUCKET, start_private_services
 
@@ -41,7 +41,7 @@ def test_the_airflow_dag_through_s3(crop, seaweed, s3_env, prefix, tmp_path):
                 {"conn_type": "http", "host": "127.0.0.1", "port": port})
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                        capture_output=True, timeout=300)
-        result = _run_dag(env, DAGS / "cloud_mask.py", {"scene": scene.uri}, "outputs", tmp_path)
+        result = run_dag(env, DAGS / "cloud_mask.py", {"scene": scene.uri}, "outputs", tmp_path)
     finally:
         for service in services.values():
             service.stop()

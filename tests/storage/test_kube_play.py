@@ -282,3 +282,40 @@ def test_conductor_workers_through_the_pods_with_a_replica_killed(
     assert all(count > 0 for count in split.values()), split
     with rasterio.open(ObjectLocation.parse(result["output"]["mask"]).vsi) as src:
         np.testing.assert_array_equal(src.read(1), whole_scene_mask(crop))
+
+
+def test_the_airflow_dag_through_the_pods_with_a_replica_killed(
+        pods: Pods, seaweed, s3_env, crop: Path, tmp_path: Path) -> None:
+    """The generated DAG (dag.test()) with the cloud-detection connection naming both replicas
+    (extra `replicas`): mapped tasks spread their calls, one replica is killed once some tile
+    masks are in the store, and the run still gives the detector's mask."""
+    from tests.adapters.airflow.harness import airflow_env, finish, start_dag_test
+
+    _revive(pods)
+    urls = pods.urls
+    env = airflow_env(tmp_path / "home", REPO / "dags",
+                      {"pesto_tiling": urls["tiling"][0], "pesto_merge": urls["merge"][0]})
+    first, *others = urls["cloud-detection"]
+    env["AIRFLOW_CONN_PESTO_CLOUD_DETECTION"] = json.dumps(
+        {"conn_type": "pesto", "host": first, "extra": {"replicas": others}})
+    scene = ObjectLocation("s3", OPEN_BUCKET, f"{pods.prefix}/airflow/{crop.name}")
+    upload(crop, scene)
+    victim = _container("cloud-detection-1", "cloud-detection")
+    calls_before = {name: _process_calls(_container(name, "cloud-detection"))
+                    for name in ("cloud-detection-0", "cloud-detection-1")}
+    run = start_dag_test(env, REPO / "dags" / "cloud_mask.py",
+                         {"scene": scene.uri, "tile_size": 64}, "outputs", tmp_path)
+    try:
+        wait_until(lambda: _process_calls(victim) - calls_before["cloud-detection-1"] >= 3
+                   or run.poll() is not None, timeout=300, what="tiles on the second replica")
+        killed = podman("kill", victim, timeout=60)
+    finally:
+        result = finish(run, tmp_path, timeout=600)
+    assert killed.returncode == 0, killed.stderr
+    assert result["state"] == "success", result["log"][-3000:]
+    split = {name: _process_calls(_container(name, "cloud-detection")) - calls_before[name]
+             for name in ("cloud-detection-0", "cloud-detection-1")}
+    print(f"\ntiles per replica through Airflow: {split}")
+    assert all(count > 0 for count in split.values()), split
+    with rasterio.open(ObjectLocation.parse(result["value"]["mask"]).vsi) as src:
+        np.testing.assert_array_equal(src.read(1), whole_scene_mask(crop))

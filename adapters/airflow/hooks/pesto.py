@@ -22,6 +22,7 @@ from pesto_factory.adapters.client import (
     DEFAULT_PROCESS_TIMEOUT,
     DEFAULT_TIMEOUT,
     AsyncServiceClient,
+    ReplicaSet,
     ServiceClient,
 )
 
@@ -68,9 +69,21 @@ class PestoHook(BaseHook):
             limits[name] = float(value) if value is not None else None
         return {"base_url": service_url(conn), "token": conn.password or None, **limits}
 
-    def get_conn(self) -> ServiceClient:
-        """A blocking client of the service (close it, or use it in a `with`)."""
-        return ServiceClient(**self._client_args(self.get_connection(self.pesto_conn_id)))
+    def get_conn(self) -> ServiceClient | ReplicaSet:
+        """A blocking client of the service (close it, or use it in a `with`).
+
+        With the extra `replicas` (a list of more base URLs of the same service, for replicas
+        with no load balancer in front), synchronous calls spread over all of them and a
+        replica that stops answering is left for the others; jobs stay with the first."""
+        conn = self.get_connection(self.pesto_conn_id)
+        args = self._client_args(conn)
+        extra = conn.extra_dejson if conn.extra else {}
+        replicas = extra.get("replicas") or []
+        if isinstance(replicas, str):
+            replicas = [url for url in replicas.split(",") if url.strip()]
+        if not replicas:
+            return ServiceClient(**args)
+        return ReplicaSet([args.pop("base_url"), *replicas], **args)
 
     async def aget_conn(self) -> AsyncServiceClient:
         """An asyncio client of the service, for triggers (the connection is read async)."""
