@@ -44,4 +44,4 @@ def test_run_shows_the_hint_of_a_403(tmp_path: Path) -> None:
                      env={"PESTO_REMOTE_HOSTS": "data.example"})
     assert result.returncode == 1
     assert "answered 403" in result.stderr
-    assert "hint: the operator lists them in PESTO_REMOTE_HOSTS" in result.stderr
+    assert "hint: the operator lists hosts (host or host:port) in PESTO_REMOTE_HOSTS" in result.stderr
