@@ -2,7 +2,8 @@
 # Do not edit by hand: change the spec or the service, then generate again.
 """Airflow DAG of the pipeline 'cloud-mask': Cloud mask of a multispectral scene: tiling -> cloud detection per tile (fan-out) -> merge. The merged mask equals the detector's mask on the whole scene, thanks to the tiles' margin.
 
-Run it: python THIS_FILE, or trigger it with its params; each service's connection is
+Run it: python THIS_FILE '{"param": value, ...}' (the run's conf: params without a
+default need one), or trigger it with its params; each service's connection is
 `pesto_<service>` (see docs/airflow.md).
 """
 
@@ -62,4 +63,12 @@ with DAG(
 
 
 if __name__ == "__main__":
-    dag.test()
+    import json
+    import sys
+
+    from airflow.sdk.exceptions import ParamValidationError
+
+    try:
+        dag.test(run_conf=json.loads(sys.argv[1]) if len(sys.argv) > 1 else None)
+    except ParamValidationError as error:
+        sys.exit(f"{error}: give the run's conf as JSON: python {sys.argv[0]} '{{\"name\": value}}'")

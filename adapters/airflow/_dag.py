@@ -232,11 +232,18 @@ def dag_source(pipeline: Pipeline, specs: Mapping[str, OperatorSpec], *,
         _import_from(operators_module, classes)])
     lines = [header(source=source).rstrip("\n"),
              f'"""Airflow DAG of the pipeline {pipeline.name!r}: {description}'.rstrip(),
-             "", "Run it: python THIS_FILE, or trigger it with its params; each service's "
-             "connection is", "`pesto_<service>` (see docs/airflow.md).", '"""', "",
+             "", "Run it: python THIS_FILE '{\"param\": value, ...}' (the run's conf: params without a",
+             "default need one), or trigger it with its params; each service's connection is",
+             "`pesto_<service>` (see docs/airflow.md).", '"""', "",
              "from __future__ import annotations", "",
              *(["from datetime import timedelta", ""] if "timedelta" in writer.imports else []),
              *third_party, ""]
     lines += ["with DAG(", *_indent(dag_args), ") as dag:", *_indent(tasks), "", "",
-              'if __name__ == "__main__":', "    dag.test()", ""]
+              'if __name__ == "__main__":', "    import json", "    import sys", "",
+              "    from airflow.sdk.exceptions import ParamValidationError", "",
+              "    try:",
+              "        dag.test(run_conf=json.loads(sys.argv[1]) if len(sys.argv) > 1 else None)",
+              "    except ParamValidationError as error:",
+              "        sys.exit(f\"{error}: give the run's conf as JSON: python {sys.argv[0]} "
+              "'{{\\\"name\\\": value}}'\")", ""]
     return "\n".join(lines)

@@ -96,6 +96,18 @@ def test_the_dags_folder_parses_without_import_errors(airflow_env, tmp_path):
             "True" in done.stdout)
 
 
+def test_running_the_dag_file_without_a_conf_names_the_missing_param(airflow_env, crop,
+                                                                       tmp_path):
+    """`python dags/cloud_mask.py` (its docstring's way) without a conf: one line naming the
+    param that has no default, no traceback (the runs with a conf are the tests below)."""
+    missing = subprocess.run([sys.executable, str(DAGS / "cloud_mask.py")], env=airflow_env,
+                             cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1].startswith(
+        "Invalid input for param scene: No value passed: give the run's conf as JSON")
+    assert "Traceback" not in missing.stderr
+
+
 def test_the_generated_dag_run_equals_the_detector_on_the_whole_crop(airflow_env, crop,
                                                                     tmp_path):
     result = run_dag(airflow_env, DAGS / "cloud_mask.py", {"scene": crop.as_uri()},

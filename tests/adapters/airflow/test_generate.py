@@ -132,7 +132,7 @@ def test_the_dag_file_maps_the_spec(tmp_path):
     assert ("detect_outputs = pesto_gather.override(task_id='detect_outputs')(detect_task.output)"
             in text)
     assert "tiles=detect_outputs," in text
-    assert text.rstrip().endswith('if __name__ == "__main__":\n    dag.test()')
+    assert "dag.test(run_conf=json.loads(sys.argv[1]) if len(sys.argv) > 1 else None)" in text
     operators = files.operators.read_text()
     assert "reference_outputs: ClassVar[tuple[str, ...]] = ('mask',)" in operators  # detection
     compile(text, str(files.dag), "exec")
