@@ -207,48 +207,41 @@ def _deployment(service: KubernetesService, settings: DeploySettings) -> dict[st
     }
 
 
-def _service(describe: Mapping[str, Any], settings: DeploySettings) -> dict[str, Any]:
+def _named(api_version: str, kind: str, describe: Mapping[str, Any], settings: DeploySettings,
+           spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A manifest named and labelled after the service (what every per-service kind shares)."""
     name = resource_name(describe)
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": _metadata(name, _labels(name, describe), settings),
-        "spec": {
-            "type": "ClusterIP",
-            "selector": {"app.kubernetes.io/name": name},
-            "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
-        },
-    }
+    return {"apiVersion": api_version, "kind": kind,
+            "metadata": _metadata(name, _labels(name, describe), settings), "spec": dict(spec)}
+
+
+def _service(describe: Mapping[str, Any], settings: DeploySettings) -> dict[str, Any]:
+    return _named("v1", "Service", describe, settings, {
+        "type": "ClusterIP",
+        "selector": {"app.kubernetes.io/name": resource_name(describe)},
+        "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+    })
 
 
 def _autoscaler(describe: Mapping[str, Any], settings: DeploySettings) -> dict[str, Any]:
     name = resource_name(describe)
-    return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": _metadata(name, _labels(name, describe), settings),
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "minReplicas": settings.replicas_for(name),
-            "maxReplicas": max(settings.max_replicas or 4 * settings.replicas_for(name),
-                               settings.replicas_for(name)),
-            "metrics": [{"type": "Resource", "resource": {
-                "name": "cpu",
-                "target": {"type": "Utilization",
-                           "averageUtilization": settings.cpu_target_percent}}}],
-        },
-    }
+    replicas = settings.replicas_for(name)
+    return _named("autoscaling/v2", "HorizontalPodAutoscaler", describe, settings, {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+        "minReplicas": replicas,
+        "maxReplicas": max(settings.max_replicas or 4 * replicas, replicas),
+        "metrics": [{"type": "Resource", "resource": {
+            "name": "cpu",
+            "target": {"type": "Utilization",
+                       "averageUtilization": settings.cpu_target_percent}}}],
+    })
 
 
 def _disruption_budget(describe: Mapping[str, Any], settings: DeploySettings) -> dict[str, Any]:
-    name = resource_name(describe)
-    return {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": _metadata(name, _labels(name, describe), settings),
-        "spec": {"maxUnavailable": 1,
-                 "selector": {"matchLabels": {"app.kubernetes.io/name": name}}},
-    }
+    return _named("policy/v1", "PodDisruptionBudget", describe, settings, {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": {"app.kubernetes.io/name": resource_name(describe)}},
+    })
 
 
 def _config_map(settings: DeploySettings) -> dict[str, Any]:
