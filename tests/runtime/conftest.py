@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, wait_until
 
 MISBEHAVING = Path(__file__).parent / "services" / "misbehaving"
 NDVI = EXAMPLES / "ndvi"
@@ -41,10 +40,7 @@ def serve_asgi(app) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
+    wait_until(lambda: server.started, timeout=10, interval=0.01, what="uvicorn to start")
     try:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:

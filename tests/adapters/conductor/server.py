@@ -50,11 +50,12 @@ read at commit b54f0d4; the file each rule follows is named where the rule is ke
   value (any JSON type), others are templated; `workflow.input.x`, `workflow.workflowId`,
   `REF.output.a.b[0]`, `REF.input.x`, slices `[a:b]`; a missing value is null.
 
-JSON_JQ_TRANSFORM runs libjq 1.7 (the `jq` package), not jackson-jq 0.0.13 (about jq 1.5): the
-generator uses only builtins both implement; see docs/conductor.md for the gap.
 - SUB_WORKFLOW (SubWorkflowTaskMapper, SubWorkflow), as a forked task: the child workflow starts
   with the task's resolved inputs; the task ends as the child ends, output = the child's output
   and `subWorkflowId`; ending the parent terminates the child.
+
+JSON_JQ_TRANSFORM runs libjq 1.7 (the `jq` package), not jackson-jq 0.0.13 (about jq 1.5): the
+generator uses only builtins both implement; see docs/conductor.md for the gap.
 
 Not evaluated: INLINE, DECISION, DO_WHILE, static SUB_WORKFLOW tasks, rate limits, workflow
 payload limits.
